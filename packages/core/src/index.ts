@@ -34,3 +34,4 @@ export { BaseStore, runCleanup, abortableSleep, type BaseStoreOptions, type Lock
 export { resolveWaitAsyncJob, errorText, type ResolveWaitAsyncOptions } from './wait-async.ts';
 export { Worker, type WorkerOptions, type WorkerEvents, type StopReason } from './worker.ts';
 export { createLogger, silentLogger, resolveLogger, childLogger, type Logger, type LogLevel } from './logger.ts';
+export { normalizeStatusFilter, normalizePage, isCanonicalId } from './filters.ts';

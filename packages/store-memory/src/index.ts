@@ -1,1 +1,1 @@
-export {};
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.ts';

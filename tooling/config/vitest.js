@@ -1,11 +1,14 @@
+// Plain JavaScript on purpose: vitest loads configs of workspace packages through
+// Node, which cannot import TypeScript on Node 20.
 import { defaultServerConditions } from 'vite';
-import { defineConfig, type ViteUserConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 /**
  * Workspace packages resolve to their `src/` through the `jqjobs-source`
  * export condition, so tests never need a build first.
+ * @param {import('vitest/config').ViteUserConfig['test']} [test]
  */
-export function jqVitestConfig(test: NonNullable<ViteUserConfig['test']> = {}): ViteUserConfig {
+export function jqVitestConfig(test = {}) {
   const conditions = ['jqjobs-source', ...defaultServerConditions];
   return defineConfig({
     resolve: { conditions },

@@ -1,0 +1,596 @@
+import {
+  ALL_STATUSES,
+  BaseStore,
+  type BaseStoreOptions,
+  type Claim,
+  type ClaimRequest,
+  type ClaimedJob,
+  type EnqueuedJob,
+  InvalidArgumentError,
+  InvalidStateChangeError,
+  normalizePage,
+  normalizeStatusFilter,
+  type JobFilter,
+  type JobListOptions,
+  JobNotFoundError,
+  type JobRecord,
+  type JobStatus,
+  type LockAttempt,
+  mulliganMaxAttempts,
+  type NewJob,
+  type Outcome,
+  type QueueStats,
+  type SettleResult,
+  StoreClosedError,
+  type StoreCapabilities,
+  type BackoffOption,
+} from '@jqjobs/core';
+import { Heap } from './heap.ts';
+
+/** Options for `MemoryStore`. */
+export type MemoryStoreOptions = BaseStoreOptions;
+
+interface Row {
+  id: string;
+  seq: number;
+  type: string;
+  payloadJson: string;
+  queueName: string;
+  status: JobStatus;
+  priority: number;
+  attemptNumber: number;
+  maxAttempts: number;
+  coalesceId: string | null;
+  maxRuntimeSeconds: number | null;
+  deleteOnComplete: boolean;
+  errorMessage: string | null;
+  backoff: BackoffOption | null;
+  createdAt: number;
+  startAt: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Run time: when the queued job becomes due. */
+  runAt: number;
+  token: string | null;
+  workerId: string | null;
+  leaseUntil: number;
+  lockOwner: string | null;
+  lockUntil: number;
+  /** Bumped whenever the row enters or leaves a queue heap; stale heap entries are skipped. */
+  gen: number;
+}
+
+interface Entry {
+  row: Row;
+  gen: number;
+  priority: number;
+  runAt: number;
+  seq: number;
+}
+
+interface QueueIndex {
+  due: Heap<Entry>;
+  delayed: Heap<Entry>;
+  counts: Record<JobStatus, number>;
+}
+
+const dueLess = (a: Entry, b: Entry) => a.priority > b.priority || (a.priority === b.priority && (a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq)));
+const delayedLess = (a: Entry, b: Entry) => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq);
+
+interface Waiter {
+  queues: readonly string[] | null;
+  wake: () => void;
+}
+
+/**
+ * An in-process store: no dependencies, no persistence. The embedded default for
+ * examples, tests and delayed jobs, and the reference implementation of the store
+ * contract. Every operation is atomic because it runs to completion on the event
+ * loop. Jobs live as long as the process.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * await store.enqueue(sendEmail, { to: 'a@example.com' });
+ */
+export class MemoryStore extends BaseStore {
+  readonly capabilities: StoreCapabilities = { pushWakeups: true, sharedAcrossProcesses: false, durable: false };
+
+  private readonly rows = new Map<string, Row>();
+  private readonly byCoalesce = new Map<string, Row>();
+  private readonly queues = new Map<string, QueueIndex>();
+  /** Running and wait_async rows: hung detection reads only these. */
+  private readonly active = new Set<Row>();
+  private readonly waiters = new Set<Waiter>();
+  private seq = 0;
+  private tokenSeq = 0;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super(options);
+  }
+
+  // ----- inserts -------------------------------------------------------------
+
+  protected async insertJobs(jobs: readonly NewJob[]): Promise<EnqueuedJob[]> {
+    this.assertOpen();
+    const now = this.now();
+    const out: EnqueuedJob[] = [];
+    // Validation already happened in prepareJob; nothing below can throw, so the batch is all-or-nothing.
+    for (const j of jobs) {
+      const existing = j.coalesceId === null ? undefined : this.byCoalesce.get(j.coalesceId);
+      if (existing) {
+        out.push({ ...this.toRecord(existing), coalesced: true });
+        continue;
+      }
+      const seq = ++this.seq;
+      const startAt = j.startAt ? j.startAt.getTime() : now;
+      const row: Row = {
+        id: String(seq),
+        seq,
+        type: j.type,
+        payloadJson: j.payloadJson,
+        queueName: j.queueName,
+        status: 'queued',
+        priority: j.priority,
+        attemptNumber: 0,
+        maxAttempts: j.maxAttempts,
+        coalesceId: j.coalesceId,
+        maxRuntimeSeconds: j.maxRuntimeSeconds,
+        deleteOnComplete: j.deleteOnComplete,
+        errorMessage: null,
+        backoff: j.backoff,
+        createdAt: now,
+        startAt,
+        startedAt: null,
+        endedAt: null,
+        runAt: startAt,
+        token: null,
+        workerId: null,
+        leaseUntil: 0,
+        lockOwner: null,
+        lockUntil: 0,
+        gen: 0,
+      };
+      this.rows.set(row.id, row);
+      if (row.coalesceId !== null) this.byCoalesce.set(row.coalesceId, row);
+      this.index(row.queueName).counts.queued++;
+      this.enqueueRow(row, now);
+      out.push({ ...this.toRecord(row), coalesced: false });
+    }
+    return out;
+  }
+
+  // ----- reads ---------------------------------------------------------------
+
+  async get(id: string): Promise<JobRecord> {
+    this.assertOpen();
+    return this.toRecord(this.mustGet(id));
+  }
+
+  async getByCoalesceId(coalesceId: string): Promise<JobRecord | null> {
+    this.assertOpen();
+    const row = this.byCoalesce.get(coalesceId);
+    return row ? this.toRecord(row) : null;
+  }
+
+  async count(filter: JobFilter = {}): Promise<number> {
+    this.assertOpen();
+    const statuses = statusSet(filter.status);
+    if (filter.queueName !== undefined) {
+      const idx = this.queues.get(filter.queueName);
+      if (!idx) return 0;
+      return sumCounts(idx.counts, statuses);
+    }
+    let n = 0;
+    for (const idx of this.queues.values()) n += sumCounts(idx.counts, statuses);
+    return n;
+  }
+
+  async jobs(options: JobListOptions = {}): Promise<JobRecord[]> {
+    this.assertOpen();
+    const { limit, offset } = normalizePage(options);
+    const statuses = statusSet(options.status);
+    const out: JobRecord[] = [];
+    let skipped = 0;
+    // Map iteration order is insertion order, which is ascending id order.
+    for (const row of this.rows.values()) {
+      if (options.queueName !== undefined && row.queueName !== options.queueName) continue;
+      if (statuses && !statuses.has(row.status)) continue;
+      if (skipped < offset) {
+        skipped++;
+        continue;
+      }
+      if (out.length >= limit) break;
+      out.push(this.toRecord(row));
+    }
+    return out;
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    this.assertOpen();
+    const now = this.now();
+    const out: QueueStats[] = [];
+    for (const [queueName, idx] of this.queues) {
+      this.promote(idx, now);
+      let oldest: number | null = null;
+      for (const e of idx.due.values()) {
+        if (e.gen !== e.row.gen || e.row.status !== 'queued') continue;
+        if (oldest === null || e.runAt < oldest) oldest = e.runAt;
+      }
+      out.push({ queueName, counts: { ...idx.counts }, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest) });
+    }
+    return out.sort((a, b) => (a.queueName < b.queueName ? -1 : a.queueName > b.queueName ? 1 : 0));
+  }
+
+  // ----- admin ---------------------------------------------------------------
+
+  async restart(jobId: string): Promise<JobRecord> {
+    this.assertOpen();
+    const row = this.mustGet(jobId);
+    const old = row.status;
+    const now = this.now();
+    this.active.delete(row);
+    row.attemptNumber = 0;
+    row.startAt = null;
+    row.startedAt = null;
+    row.endedAt = null;
+    row.errorMessage = null;
+    row.token = null;
+    row.workerId = null;
+    this.setStatus(row, 'queued');
+    this.enqueueRow(row, now);
+    const rec = this.toRecord(row);
+    if (old !== 'queued') this.emitStatusChange(rec, old, 'restarted');
+    return rec;
+  }
+
+  protected async removeJob(jobId: string): Promise<boolean> {
+    this.assertOpen();
+    const row = this.rows.get(String(jobId));
+    if (!row) return false;
+    this.dropRow(row);
+    return true;
+  }
+
+  async detectHungJobs(): Promise<number> {
+    this.assertOpen();
+    const now = this.now();
+    const hung: Row[] = [];
+    for (const row of this.active) {
+      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== null && now - row.startedAt > row.maxRuntimeSeconds * 1000;
+      const leaseExpired = row.status === 'running' && row.leaseUntil < now;
+      if (overRuntime || leaseExpired) hung.push(row);
+    }
+    for (const row of hung) {
+      const maxAttempts = mulliganMaxAttempts(row.maxAttempts);
+      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== null && now - row.startedAt > row.maxRuntimeSeconds * 1000;
+      const reason = overRuntime ? hungRuntimeMessage(row.maxRuntimeSeconds) : HUNG_LEASE_MESSAGE;
+      const outcome: Outcome =
+        row.attemptNumber < maxAttempts ? { status: 'queued', error: reason, delayMs: 0, maxAttempts } : { status: 'failed', error: reason, maxAttempts };
+      this.apply(row, outcome, now);
+    }
+    return hung.length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiters) w.wake();
+    this.waiters.clear();
+  }
+
+  // ----- locks ---------------------------------------------------------------
+
+  protected async tryLock(jobId: string, owner: string, ttlMs: number): Promise<LockAttempt> {
+    this.assertOpen();
+    const row = this.rows.get(String(jobId));
+    if (!row) return 'missing';
+    const now = this.now();
+    if (row.lockOwner !== null && row.lockOwner !== owner && row.lockUntil > now) return 'locked';
+    row.lockOwner = owner;
+    row.lockUntil = now + ttlMs;
+    return 'acquired';
+  }
+
+  protected async unlock(jobId: string, owner: string): Promise<void> {
+    const row = this.rows.get(String(jobId));
+    if (row && row.lockOwner === owner) {
+      row.lockOwner = null;
+      row.lockUntil = 0;
+    }
+  }
+
+  // ----- worker primitives -----------------------------------------------------
+
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    this.assertOpen();
+    return this.claimNow(request);
+  }
+
+  async settle(claim: Claim, outcome: Outcome, next?: ClaimRequest): Promise<SettleResult> {
+    this.assertOpen();
+    const row = this.rows.get(claim.jobId);
+    if (!row || row.token !== claim.token || row.status !== 'running') {
+      return { applied: false, job: row ? this.toRecord(row) : null, next: next ? this.claimNow(next) : [] };
+    }
+    const job = this.apply(row, outcome, this.now());
+    return { applied: true, job, next: next ? this.claimNow(next) : [] };
+  }
+
+  async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
+    this.assertOpen();
+    const row = this.mustGet(jobId);
+    if (row.status !== 'wait_async') return { applied: false, job: this.toRecord(row), next: [] };
+    if (outcome.status === 'wait_async') return { applied: true, job: this.toRecord(row), next: [] };
+    return { applied: true, job: this.apply(row, outcome, this.now()), next: [] };
+  }
+
+  async release(claims: readonly Claim[]): Promise<void> {
+    this.assertOpen();
+    const now = this.now();
+    for (const c of claims) {
+      const row = this.rows.get(c.jobId);
+      if (!row || row.token !== c.token || row.status !== 'running') continue;
+      this.active.delete(row);
+      row.attemptNumber = Math.max(0, row.attemptNumber - 1);
+      row.token = null;
+      row.workerId = null;
+      this.setStatus(row, 'queued');
+      // Keep its original place in line: run time unchanged.
+      this.pushEntry(row, now);
+      if (this.hasStatusListeners(row.type)) this.emitStatusChange(this.toRecord(row), 'running', 'released by a stopping worker');
+    }
+  }
+
+  async extendLeases(claims: readonly Claim[], leaseMs: number): Promise<string[]> {
+    this.assertOpen();
+    const until = this.now() + leaseMs;
+    const lost: string[] = [];
+    for (const c of claims) {
+      const row = this.rows.get(c.jobId);
+      if (!row || row.token !== c.token || row.status !== 'running') lost.push(c.jobId);
+      else row.leaseUntil = until;
+    }
+    return lost;
+  }
+
+  override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed || signal?.aborted || timeoutMs <= 0) return;
+    const now = this.now();
+    if (this.hasDue(queues, now)) return;
+    // A delayed job becoming due is a wake-up too.
+    const nextDue = this.nextDelayed(queues);
+    const wait = nextDue === null ? timeoutMs : Math.min(timeoutMs, Math.max(1, nextDue - now));
+    await new Promise<void>((resolve) => {
+      const waiter: Waiter = { queues, wake: () => done() };
+      const timer = setTimeout(() => done(), wait);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  // ----- internals -------------------------------------------------------------
+
+  private claimNow(request: ClaimRequest): ClaimedJob[] {
+    if (!Number.isInteger(request.limit) || request.limit < 1) throw new InvalidArgumentError('claim limit must be a positive integer');
+    const now = this.now();
+    const out: ClaimedJob[] = [];
+    const single = request.queues !== null && request.queues.length === 1 ? this.queues.get(request.queues[0]!) : undefined;
+    while (out.length < request.limit) {
+      let bestIdx: QueueIndex | undefined;
+      let best: Entry | undefined;
+      if (single) {
+        best = this.head(single, now);
+        bestIdx = single;
+      } else if (request.queues === null || request.queues.length > 1) {
+        const names = request.queues ?? this.queues.keys();
+        for (const name of names) {
+          const idx = this.queues.get(name);
+          if (!idx) continue;
+          const h = this.head(idx, now);
+          if (h && (!best || dueLess(h, best))) {
+            best = h;
+            bestIdx = idx;
+          }
+        }
+      }
+      if (!best || !bestIdx) break;
+      bestIdx.due.pop();
+      const row = best.row;
+      row.gen++;
+      row.attemptNumber++;
+      row.startedAt = now;
+      row.endedAt = null;
+      row.errorMessage = null;
+      row.token = String(++this.tokenSeq);
+      row.workerId = request.workerId;
+      row.leaseUntil = now + request.leaseMs;
+      this.setStatus(row, 'running');
+      this.active.add(row);
+      const job = this.toRecord(row);
+      out.push({ job, claim: { jobId: row.id, token: row.token } });
+      if (this.hasStatusListeners(row.type)) this.emitStatusChange(job, 'queued', null);
+    }
+    return out;
+  }
+
+  /** The best due entry of a queue, after promoting due delayed jobs and dropping stale entries. */
+  private head(idx: QueueIndex, now: number): Entry | undefined {
+    this.promote(idx, now);
+    for (;;) {
+      const e = idx.due.peek();
+      if (!e) return undefined;
+      if (e.gen === e.row.gen && e.row.status === 'queued') return e;
+      idx.due.pop();
+    }
+  }
+
+  private promote(idx: QueueIndex, now: number): void {
+    for (;;) {
+      const e = idx.delayed.peek();
+      if (!e || e.runAt > now) return;
+      idx.delayed.pop();
+      if (e.gen === e.row.gen && e.row.status === 'queued') idx.due.push(e);
+    }
+  }
+
+  /** Applies an outcome to a running or wait_async row and reports the change. */
+  private apply(row: Row, outcome: Outcome, now: number): JobRecord | null {
+    const old = row.status;
+    if (old !== outcome.status && old !== 'running' && old !== 'wait_async') throw new InvalidStateChangeError(old, outcome.status, row.id);
+    let message: string | null = null;
+    switch (outcome.status) {
+      case 'completed':
+        this.active.delete(row);
+        row.endedAt = now;
+        row.token = null;
+        this.setStatus(row, 'completed');
+        break;
+      case 'wait_async':
+        row.token = null;
+        this.setStatus(row, 'wait_async');
+        break;
+      case 'queued':
+        this.active.delete(row);
+        row.errorMessage = outcome.error;
+        row.maxAttempts = outcome.maxAttempts;
+        row.startAt = now + outcome.delayMs;
+        row.token = null;
+        row.workerId = null;
+        this.setStatus(row, 'queued');
+        this.enqueueRow(row, now);
+        message = outcome.error;
+        break;
+      case 'failed':
+        this.active.delete(row);
+        row.errorMessage = outcome.error;
+        if (outcome.maxAttempts !== undefined) row.maxAttempts = outcome.maxAttempts;
+        row.endedAt = now;
+        row.token = null;
+        this.setStatus(row, 'failed');
+        message = outcome.error;
+        break;
+    }
+    const rec = this.toRecord(row);
+    if (outcome.status === 'completed' && outcome.delete) this.dropRow(row);
+    this.emitStatusChange(rec, old, message);
+    return rec;
+  }
+
+  /** Puts a queued row in its queue's heap with run time = startAt (or now after a restart). */
+  private enqueueRow(row: Row, now: number): void {
+    row.runAt = row.startAt ?? now;
+    this.pushEntry(row, now);
+  }
+
+  private pushEntry(row: Row, now: number): void {
+    row.gen++;
+    const idx = this.index(row.queueName);
+    const e: Entry = { row, gen: row.gen, priority: row.priority, runAt: row.runAt, seq: row.seq };
+    if (row.runAt <= now) idx.due.push(e);
+    else idx.delayed.push(e);
+    if (this.waiters.size > 0) this.notify(row.queueName);
+  }
+
+  /** Wakes waiters on this queue; for a delayed job the waiter re-enters waitForWork and sleeps until it is due. */
+  private notify(queueName: string): void {
+    for (const w of this.waiters) if (w.queues === null || w.queues.includes(queueName)) w.wake();
+  }
+
+  private dropRow(row: Row): void {
+    this.rows.delete(row.id);
+    this.active.delete(row);
+    row.gen++;
+    if (row.coalesceId !== null && this.byCoalesce.get(row.coalesceId) === row) this.byCoalesce.delete(row.coalesceId);
+    const idx = this.queues.get(row.queueName);
+    if (idx) idx.counts[row.status]--;
+  }
+
+  private setStatus(row: Row, status: JobStatus): void {
+    const idx = this.index(row.queueName);
+    idx.counts[row.status]--;
+    idx.counts[status]++;
+    row.status = status;
+  }
+
+  private index(queueName: string): QueueIndex {
+    let idx = this.queues.get(queueName);
+    if (!idx) {
+      idx = { due: new Heap(dueLess), delayed: new Heap(delayedLess), counts: zeroCounts() };
+      this.queues.set(queueName, idx);
+    }
+    return idx;
+  }
+
+  private hasDue(queues: readonly string[] | null, now: number): boolean {
+    const names = queues ?? [...this.queues.keys()];
+    return names.some((n) => {
+      const idx = this.queues.get(n);
+      return idx !== undefined && this.head(idx, now) !== undefined;
+    });
+  }
+
+  private nextDelayed(queues: readonly string[] | null): number | null {
+    let next: number | null = null;
+    for (const n of queues ?? this.queues.keys()) {
+      const e = this.queues.get(n)?.delayed.peek();
+      if (e && (next === null || e.runAt < next)) next = e.runAt;
+    }
+    return next;
+  }
+
+  private mustGet(id: string): Row {
+    const row = typeof id === 'string' || typeof id === 'number' ? this.rows.get(String(id)) : undefined;
+    if (!row) throw new JobNotFoundError(String(id));
+    return row;
+  }
+
+  private toRecord(row: Row): JobRecord {
+    return {
+      id: row.id,
+      type: row.type,
+      payload: JSON.parse(row.payloadJson) as unknown,
+      queueName: row.queueName,
+      status: row.status,
+      priority: row.priority,
+      attemptNumber: row.attemptNumber,
+      maxAttempts: row.maxAttempts,
+      coalesceId: row.coalesceId,
+      maxRuntimeSeconds: row.maxRuntimeSeconds,
+      deleteOnComplete: row.deleteOnComplete,
+      errorMessage: row.errorMessage,
+      backoff: row.backoff === null || typeof row.backoff === 'number' ? row.backoff : { ...row.backoff },
+      createdAt: new Date(row.createdAt),
+      startAt: row.startAt === null ? null : new Date(row.startAt),
+      startedAt: row.startedAt === null ? null : new Date(row.startedAt),
+      endedAt: row.endedAt === null ? null : new Date(row.endedAt),
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+const HUNG_LEASE_MESSAGE = 'hung: the worker stopped heartbeating (lease expired)';
+const hungRuntimeMessage = (s: number | null) => `hung: ran longer than maxRuntimeSeconds (${s})`;
+
+function zeroCounts(): Record<JobStatus, number> {
+  return { unqueued: 0, queued: 0, running: 0, wait_async: 0, completed: 0, failed: 0 };
+}
+
+function statusSet(status: JobFilter['status']): Set<JobStatus> | null {
+  const list = normalizeStatusFilter(status);
+  return list ? new Set(list) : null;
+}
+
+function sumCounts(counts: Record<JobStatus, number>, statuses: Set<JobStatus> | null): number {
+  let n = 0;
+  for (const s of ALL_STATUSES) if (!statuses || statuses.has(s)) n += counts[s];
+  return n;
+}
