@@ -83,7 +83,7 @@ export abstract class BaseStore implements Store {
     if (!Array.isArray(items)) throw new InvalidArgumentError('enqueueMany expects an array of { type, payload, options }');
     const prepared = items.map((item, i) => {
       if (item === null || typeof item !== 'object') throw new InvalidArgumentError(`enqueueMany: item ${i} is not an object`);
-      return prepareJob(item.type, item.payload, item.options);
+      return prepareJob(item.type as JobDefinition<unknown> | string, item.payload, item.options);
     });
     if (prepared.length === 0) return [];
     const jobs = await this.insertJobs(prepared);

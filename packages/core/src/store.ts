@@ -36,10 +36,11 @@ import type { JobRecord, EnqueueOptions, EnqueuedJob, JobFilter, JobListOptions,
 import type { JobDefinition } from './define-job.ts';
 import type { JobStatus } from './status.ts';
 
-/** One item of `enqueueMany`. */
-export interface EnqueueItem<P = unknown> {
-  type: JobDefinition<P> | string;
-  payload: P;
+/** One item of `enqueueMany`. Payloads are checked at run time like `enqueue`'s. */
+export interface EnqueueItem {
+  /** A job definition (of any payload type) or a type name. */
+  type: JobDefinition<never> | string;
+  payload: unknown;
   options?: EnqueueOptions;
 }
 

@@ -229,6 +229,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs };
   }
 
+  /** Reserves one claim against exitAfterNJobs; false when stopping or the budget is spent. */
+  private reserve(): boolean {
+    if (this.stopping || (this.exitAfter !== null && this.claimed >= this.exitAfter)) return false;
+    this.claimed++;
+    return true;
+  }
+
   /** How many more jobs this worker may claim now. */
   private room(): number {
     if (this.stopping) return 0;
@@ -251,10 +258,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (!this.memoryOk(true)) break;
       let claimed: ClaimedJob[];
+      // Reserve before the await so slots claiming concurrently cannot overshoot exitAfterNJobs.
+      this.claimed += room;
       try {
         claimed = await this.store.claim(this.request(room));
+        this.claimed -= room - claimed.length;
         failures = 0;
       } catch (err) {
+        this.claimed -= room;
         failures++;
         this.reportStoreError(err, 'claim failed');
         await this.waitForWake(Math.min(200 * 2 ** failures, Math.max(this.wakeupMs, 1000)));
@@ -314,7 +325,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private runSlot(first: ClaimedJob): void {
     const slot: Slot = { current: first, controller: null, abandoned: false };
     this.slots.add(slot);
-    this.claimed++;
     void (async () => {
       let cj: ClaimedJob | undefined = first;
       while (cj) {
@@ -323,15 +333,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const outcome = await this.execute(cj, slot);
         if (slot.abandoned) break;
         // This slot's own capacity is free again, so it may take the next job itself.
-        const wantNext = !this.stopping && (this.exitAfter === null || this.claimed < this.exitAfter) && this.memoryOk(false);
+        const wantNext = this.memoryOk(false) && this.reserve();
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
+        if (wantNext && next.length === 0) this.claimed--;
         if (slot.abandoned) {
           if (next.length) await this.releaseClaims(next);
           break;
         }
         cj = next[0];
-        if (next.length > 1) for (const extra of next.slice(1)) this.runSlot(extra);
-        if (cj) this.claimed++;
       }
       this.slots.delete(slot);
       if (this.slots.size === 0 && this.slotsDrained) this.slotsDrained();

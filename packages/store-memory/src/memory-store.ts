@@ -26,6 +26,7 @@ import {
   type BackoffOption,
 } from '@jqjobs/core';
 import { Heap } from './heap.ts';
+import { Lane } from './lane.ts';
 
 /** Options for `MemoryStore`. */
 export type MemoryStoreOptions = BaseStoreOptions;
@@ -46,9 +47,12 @@ interface Row {
   errorMessage: string | null;
   backoff: BackoffOption | null;
   createdAt: number;
-  startAt: number | null;
-  startedAt: number | null;
-  endedAt: number | null;
+  // Times are epoch ms, NONE when unset. Numbers only (never null) so V8 keeps one
+  // field representation for every row: switching null -> number later would make
+  // it migrate each of possibly millions of rows on first touch.
+  startAt: number;
+  startedAt: number;
+  endedAt: number;
   /** Run time: when the queued job becomes due. */
   runAt: number;
   token: string | null;
@@ -69,12 +73,16 @@ interface Entry {
 }
 
 interface QueueIndex {
-  due: Heap<Entry>;
+  name: string;
+  /** Due jobs, one lane per priority. */
+  lanes: Map<number, Lane<Row>>;
+  /** The priorities that have a lane, highest first. */
+  priorities: number[];
+  /** Jobs whose run time is in the future, earliest first; moved to a lane when due. */
   delayed: Heap<Entry>;
   counts: Record<JobStatus, number>;
 }
 
-const dueLess = (a: Entry, b: Entry) => a.priority > b.priority || (a.priority === b.priority && (a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq)));
 const delayedLess = (a: Entry, b: Entry) => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq);
 
 interface Waiter {
@@ -119,7 +127,7 @@ export class MemoryStore extends BaseStore {
     for (const j of jobs) {
       const existing = j.coalesceId === null ? undefined : this.byCoalesce.get(j.coalesceId);
       if (existing) {
-        out.push({ ...this.toRecord(existing), coalesced: true });
+        out.push(this.toRecord(existing, true));
         continue;
       }
       const seq = ++this.seq;
@@ -141,21 +149,21 @@ export class MemoryStore extends BaseStore {
         backoff: j.backoff,
         createdAt: now,
         startAt,
-        startedAt: null,
-        endedAt: null,
+        startedAt: NONE,
+        endedAt: NONE,
         runAt: startAt,
         token: null,
         workerId: null,
-        leaseUntil: 0,
+        leaseUntil: NONE,
         lockOwner: null,
-        lockUntil: 0,
+        lockUntil: NONE,
         gen: 0,
       };
       this.rows.set(row.id, row);
       if (row.coalesceId !== null) this.byCoalesce.set(row.coalesceId, row);
       this.index(row.queueName).counts.queued++;
       this.enqueueRow(row, now);
-      out.push({ ...this.toRecord(row), coalesced: false });
+      out.push(this.toRecord(row, false));
     }
     return out;
   }
@@ -213,9 +221,11 @@ export class MemoryStore extends BaseStore {
     for (const [queueName, idx] of this.queues) {
       this.promote(idx, now);
       let oldest: number | null = null;
-      for (const e of idx.due.values()) {
-        if (e.gen !== e.row.gen || e.row.status !== 'queued') continue;
-        if (oldest === null || e.runAt < oldest) oldest = e.runAt;
+      for (const lane of idx.lanes.values()) {
+        for (const runAt of lane.liveRunAts()) {
+          if (oldest === null || runAt < oldest) oldest = runAt;
+          break; // lanes are ordered by run time
+        }
       }
       out.push({ queueName, counts: { ...idx.counts }, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest) });
     }
@@ -231,9 +241,9 @@ export class MemoryStore extends BaseStore {
     const now = this.now();
     this.active.delete(row);
     row.attemptNumber = 0;
-    row.startAt = null;
-    row.startedAt = null;
-    row.endedAt = null;
+    row.startAt = NONE;
+    row.startedAt = NONE;
+    row.endedAt = NONE;
     row.errorMessage = null;
     row.token = null;
     row.workerId = null;
@@ -257,13 +267,13 @@ export class MemoryStore extends BaseStore {
     const now = this.now();
     const hung: Row[] = [];
     for (const row of this.active) {
-      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== null && now - row.startedAt > row.maxRuntimeSeconds * 1000;
+      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== NONE && now - row.startedAt > row.maxRuntimeSeconds * 1000;
       const leaseExpired = row.status === 'running' && row.leaseUntil < now;
       if (overRuntime || leaseExpired) hung.push(row);
     }
     for (const row of hung) {
       const maxAttempts = mulliganMaxAttempts(row.maxAttempts);
-      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== null && now - row.startedAt > row.maxRuntimeSeconds * 1000;
+      const overRuntime = row.maxRuntimeSeconds !== null && row.startedAt !== NONE && now - row.startedAt > row.maxRuntimeSeconds * 1000;
       const reason = overRuntime ? hungRuntimeMessage(row.maxRuntimeSeconds) : HUNG_LEASE_MESSAGE;
       const outcome: Outcome =
         row.attemptNumber < maxAttempts ? { status: 'queued', error: reason, delayMs: 0, maxAttempts } : { status: 'failed', error: reason, maxAttempts };
@@ -295,7 +305,7 @@ export class MemoryStore extends BaseStore {
     const row = this.rows.get(String(jobId));
     if (row && row.lockOwner === owner) {
       row.lockOwner = null;
-      row.lockUntil = 0;
+      row.lockUntil = NONE;
     }
   }
 
@@ -313,7 +323,7 @@ export class MemoryStore extends BaseStore {
       return { applied: false, job: row ? this.toRecord(row) : null, next: next ? this.claimNow(next) : [] };
     }
     const job = this.apply(row, outcome, this.now());
-    return { applied: true, job, next: next ? this.claimNow(next) : [] };
+    return settled(job, next ? this.claimNow(next) : []);
   }
 
   async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
@@ -321,7 +331,7 @@ export class MemoryStore extends BaseStore {
     const row = this.mustGet(jobId);
     if (row.status !== 'wait_async') return { applied: false, job: this.toRecord(row), next: [] };
     if (outcome.status === 'wait_async') return { applied: true, job: this.toRecord(row), next: [] };
-    return { applied: true, job: this.apply(row, outcome, this.now()), next: [] };
+    return settled(this.apply(row, outcome, this.now()), []);
   }
 
   async release(claims: readonly Claim[]): Promise<void> {
@@ -380,32 +390,33 @@ export class MemoryStore extends BaseStore {
     if (!Number.isInteger(request.limit) || request.limit < 1) throw new InvalidArgumentError('claim limit must be a positive integer');
     const now = this.now();
     const out: ClaimedJob[] = [];
-    const single = request.queues !== null && request.queues.length === 1 ? this.queues.get(request.queues[0]!) : undefined;
+    const names = request.queues;
     while (out.length < request.limit) {
-      let bestIdx: QueueIndex | undefined;
-      let best: Entry | undefined;
-      if (single) {
-        best = this.head(single, now);
-        bestIdx = single;
-      } else if (request.queues === null || request.queues.length > 1) {
-        const names = request.queues ?? this.queues.keys();
-        for (const name of names) {
-          const idx = this.queues.get(name);
-          if (!idx) continue;
-          const h = this.head(idx, now);
-          if (h && (!best || dueLess(h, best))) {
-            best = h;
-            bestIdx = idx;
+      let best: Lane<Row> | undefined;
+      let bestRow: Row | undefined;
+      if (names !== null && names.length === 1) {
+        const idx = this.queues.get(names[0]!);
+        best = idx && this.head(idx, now);
+        bestRow = best?.peek();
+      } else {
+        for (const idx of this.queues.values()) {
+          if (names !== null && !names.includes(idx.name)) continue;
+          const lane = this.head(idx, now);
+          const row = lane?.peek();
+          if (!lane || !row) continue;
+          if (!best || !bestRow || laneBefore(row.priority, lane, bestRow.priority, best)) {
+            best = lane;
+            bestRow = row;
           }
         }
       }
-      if (!best || !bestIdx) break;
-      bestIdx.due.pop();
-      const row = best.row;
+      if (!best || !bestRow) break;
+      best.shift();
+      const row = bestRow;
       row.gen++;
       row.attemptNumber++;
       row.startedAt = now;
-      row.endedAt = null;
+      row.endedAt = NONE;
       row.errorMessage = null;
       row.token = String(++this.tokenSeq);
       row.workerId = request.workerId;
@@ -419,15 +430,17 @@ export class MemoryStore extends BaseStore {
     return out;
   }
 
-  /** The best due entry of a queue, after promoting due delayed jobs and dropping stale entries. */
-  private head(idx: QueueIndex, now: number): Entry | undefined {
-    this.promote(idx, now);
-    for (;;) {
-      const e = idx.due.peek();
-      if (!e) return undefined;
-      if (e.gen === e.row.gen && e.row.status === 'queued') return e;
-      idx.due.pop();
+  /** The lane holding a queue's best due job, after promoting due delayed jobs; drops emptied lanes. */
+  private head(idx: QueueIndex, now: number): Lane<Row> | undefined {
+    if (idx.delayed.size > 0) this.promote(idx, now);
+    while (idx.priorities.length > 0) {
+      const p = idx.priorities[0]!;
+      const lane = idx.lanes.get(p)!;
+      if (lane.peek() !== undefined) return lane;
+      idx.lanes.delete(p);
+      idx.priorities.shift();
     }
+    return undefined;
   }
 
   private promote(idx: QueueIndex, now: number): void {
@@ -435,12 +448,24 @@ export class MemoryStore extends BaseStore {
       const e = idx.delayed.peek();
       if (!e || e.runAt > now) return;
       idx.delayed.pop();
-      if (e.gen === e.row.gen && e.row.status === 'queued') idx.due.push(e);
+      if (e.gen === e.row.gen && e.row.status === 'queued') this.lane(idx, e.priority).push(e.row, e.runAt, e.seq);
     }
   }
 
-  /** Applies an outcome to a running or wait_async row and reports the change. */
-  private apply(row: Row, outcome: Outcome, now: number): JobRecord | null {
+  private lane(idx: QueueIndex, priority: number): Lane<Row> {
+    let lane = idx.lanes.get(priority);
+    if (!lane) {
+      lane = new Lane<Row>();
+      idx.lanes.set(priority, lane);
+      let i = 0;
+      while (i < idx.priorities.length && idx.priorities[i]! > priority) i++;
+      idx.priorities.splice(i, 0, priority);
+    }
+    return lane;
+  }
+
+  /** Applies an outcome to a running or wait_async row, reports the change, returns a lazy record of the result. */
+  private apply(row: Row, outcome: Outcome, now: number): () => JobRecord {
     const old = row.status;
     if (old !== outcome.status && old !== 'running' && old !== 'wait_async') throw new InvalidStateChangeError(old, outcome.status, row.id);
     let message: string | null = null;
@@ -476,24 +501,29 @@ export class MemoryStore extends BaseStore {
         message = outcome.error;
         break;
     }
-    const rec = this.toRecord(row);
     if (outcome.status === 'completed' && outcome.delete) this.dropRow(row);
-    this.emitStatusChange(rec, old, message);
-    return rec;
+    if (this.hasStatusListeners(row.type)) {
+      const rec = this.toRecord(row);
+      this.emitStatusChange(rec, old, message);
+      return () => rec;
+    }
+    // A record of the row as it is now, built only if someone reads it (the hot path rarely does).
+    // A deleted row never changes again, so it needs no copy.
+    const frozen = outcome.status === 'completed' && outcome.delete ? row : { ...row };
+    return () => this.toRecord(frozen);
   }
 
   /** Puts a queued row in its queue's heap with run time = startAt (or now after a restart). */
   private enqueueRow(row: Row, now: number): void {
-    row.runAt = row.startAt ?? now;
+    row.runAt = row.startAt === NONE ? now : row.startAt;
     this.pushEntry(row, now);
   }
 
   private pushEntry(row: Row, now: number): void {
     row.gen++;
     const idx = this.index(row.queueName);
-    const e: Entry = { row, gen: row.gen, priority: row.priority, runAt: row.runAt, seq: row.seq };
-    if (row.runAt <= now) idx.due.push(e);
-    else idx.delayed.push(e);
+    if (row.runAt <= now) this.lane(idx, row.priority).push(row, row.runAt, row.seq);
+    else idx.delayed.push({ row, gen: row.gen, priority: row.priority, runAt: row.runAt, seq: row.seq });
     if (this.waiters.size > 0) this.notify(row.queueName);
   }
 
@@ -521,7 +551,7 @@ export class MemoryStore extends BaseStore {
   private index(queueName: string): QueueIndex {
     let idx = this.queues.get(queueName);
     if (!idx) {
-      idx = { due: new Heap(dueLess), delayed: new Heap(delayedLess), counts: zeroCounts() };
+      idx = { name: queueName, lanes: new Map(), priorities: [], delayed: new Heap(delayedLess), counts: zeroCounts() };
       this.queues.set(queueName, idx);
     }
     return idx;
@@ -550,8 +580,10 @@ export class MemoryStore extends BaseStore {
     return row;
   }
 
-  private toRecord(row: Row): JobRecord {
-    return {
+  private toRecord(row: Row): JobRecord;
+  private toRecord(row: Row, coalesced: boolean): EnqueuedJob;
+  private toRecord(row: Row, coalesced?: boolean): JobRecord {
+    const rec: JobRecord = {
       id: row.id,
       type: row.type,
       payload: JSON.parse(row.payloadJson) as unknown,
@@ -566,10 +598,12 @@ export class MemoryStore extends BaseStore {
       errorMessage: row.errorMessage,
       backoff: row.backoff === null || typeof row.backoff === 'number' ? row.backoff : { ...row.backoff },
       createdAt: new Date(row.createdAt),
-      startAt: row.startAt === null ? null : new Date(row.startAt),
-      startedAt: row.startedAt === null ? null : new Date(row.startedAt),
-      endedAt: row.endedAt === null ? null : new Date(row.endedAt),
+      startAt: row.startAt === NONE ? null : new Date(row.startAt),
+      startedAt: row.startedAt === NONE ? null : new Date(row.startedAt),
+      endedAt: row.endedAt === NONE ? null : new Date(row.endedAt),
     };
+    if (coalesced !== undefined) (rec as EnqueuedJob).coalesced = coalesced;
+    return rec;
   }
 
   private assertOpen(): void {
@@ -577,8 +611,35 @@ export class MemoryStore extends BaseStore {
   }
 }
 
+const NONE = Number.NEGATIVE_INFINITY;
 const HUNG_LEASE_MESSAGE = 'hung: the worker stopped heartbeating (lease expired)';
 const hungRuntimeMessage = (s: number | null) => `hung: ran longer than maxRuntimeSeconds (${s})`;
+
+/** True when the head of lane `a` (priority `pa`) is taken before the head of lane `b`. */
+function laneBefore(pa: number, a: Lane<Row>, pb: number, b: Lane<Row>): boolean {
+  if (pa !== pb) return pa > pb;
+  const ra = a.headRunAt();
+  const rb = b.headRunAt();
+  return ra < rb || (ra === rb && a.headSeq() < b.headSeq());
+}
+
+/** A settle result whose `job` is built on first read. */
+class Settled implements SettleResult {
+  readonly applied = true;
+  private rec: JobRecord | undefined;
+  constructor(
+    private readonly make: () => JobRecord,
+    readonly next: ClaimedJob[],
+  ) {}
+  get job(): JobRecord {
+    this.rec ??= this.make();
+    return this.rec;
+  }
+}
+
+function settled(job: () => JobRecord, next: ClaimedJob[]): SettleResult {
+  return new Settled(job, next);
+}
 
 function zeroCounts(): Record<JobStatus, number> {
   return { unqueued: 0, queued: 0, running: 0, wait_async: 0, completed: 0, failed: 0 };
