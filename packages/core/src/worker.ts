@@ -416,7 +416,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (this.listenerCount('job:wait_async') > 0) this.emit('job:wait_async', rec);
         break;
       case 'queued':
-        this.logger.warn({ jobId: job.id, type: job.type, attempt: job.attemptNumber, error: outcome.error }, 'job failed, will retry');
+        this.logger.info({ jobId: job.id, type: job.type, attempt: job.attemptNumber, error: outcome.error }, 'job failed, will retry');
         this.emit('job:retry', rec, outcome.error);
         break;
       case 'failed':
