@@ -355,11 +355,25 @@ export class DelayedImpl implements Delayed, ScopeOwner {
     const task = held as Task;
     this.held--;
     this.active++;
-    if (task.durable) {
-      this.enqueueDurable(task);
+    try {
+      if (task.durable) this.enqueueDurable(task);
+      else this.enqueueLocal(task);
+    } catch (err) {
+      // This runs inside a response's 'finish' listener, where a throw would crash the process.
+      this.report(err, { kind: task.kind, name: task.name, jobId: null, attempt: 0, maxAttempts: 0, willRetry: false });
+      this.logger.error({ err, task: task.name }, 'deferred task could not be queued');
+      this.settled();
       return;
     }
-    this.local++;
+    if (task.durable) return;
+    try {
+      this.ensureWorker();
+    } catch (err) {
+      this.logger.error({ err }, 'delayed-job could not start its worker');
+    }
+  }
+
+  private enqueueLocal(task: Task): void {
     if (task.fn !== null) {
       const handle = ++nextHandle;
       fnTasks.set(handle, task);
@@ -368,24 +382,25 @@ export class DelayedImpl implements Delayed, ScopeOwner {
         fnTasks.delete(handle);
         this.enqueueFailed(task, err);
       });
-    } else {
-      const def = task.def!;
-      this.ensureWrapper(def);
-      const tracked: Promise<void> = this.store.enqueue(def, JSON.parse(task.payloadJson!) as unknown, task.options!).then(
-        (job: EnqueuedJob) => {
-          // A coalesced task was merged into a job already here, which finishes for both.
-          if (job.coalesced) this.finishLocal();
-          else this.byJobId.set(job.id, task);
-          this.enqueuing.delete(tracked);
-        },
-        (err: unknown) => {
-          this.enqueuing.delete(tracked);
-          this.enqueueFailed(task, err);
-        },
-      );
-      this.enqueuing.add(tracked);
+      this.local++;
+      return;
     }
-    this.ensureWorker();
+    const def = task.def!;
+    this.ensureWrapper(def);
+    const tracked: Promise<void> = this.store.enqueue(def, JSON.parse(task.payloadJson!) as unknown, task.options!).then(
+      (job: EnqueuedJob) => {
+        // A coalesced task was merged into a job already here, which finishes for both.
+        if (job.coalesced) this.finishLocal();
+        else this.byJobId.set(job.id, task);
+        this.enqueuing.delete(tracked);
+      },
+      (err: unknown) => {
+        this.enqueuing.delete(tracked);
+        this.enqueueFailed(task, err);
+      },
+    );
+    this.enqueuing.add(tracked);
+    this.local++;
   }
 
   afterRelease(scopeWaitUntil: WaitUntil | undefined): void {
