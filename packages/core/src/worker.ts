@@ -225,7 +225,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   // ----- internals -------------------------------------------------------------
 
+  private single: ClaimRequest | null = null;
+
   private request(limit: number): ClaimRequest {
+    // The one-job request is made after every job: build it once.
+    if (limit === 1) return (this.single ??= { workerId: this.id, queues: this.queues, limit: 1, leaseMs: this.leaseMs });
     return { workerId: this.id, queues: this.queues, limit, leaseMs: this.leaseMs };
   }
 
