@@ -1,1 +1,2 @@
-export {};
+export { RedisStore, type RedisStoreOptions, type RedisConnection } from './redis-store.ts';
+export { PayloadTooLargeError, ConnectionLostError } from './errors.ts';

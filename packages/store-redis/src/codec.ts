@@ -1,0 +1,169 @@
+import type { BackoffOption, JobRecord, JobStatus } from '@jqjobs/core';
+
+/**
+ * A job record is stored as one MessagePack array (packed by the Lua scripts with
+ * Redis's built-in `cmsgpack`). Positions, shared with `lua.ts`:
+ *
+ *  0 status code · 1 type · 2 payload JSON · 3 queue · 4 priority · 5 attempt ·
+ *  6 maxAttempts · 7 createdAt · 8 run time · 9 startAt (`true` = the run time,
+ *  `false` = null) · 10 deleteOnComplete · 11 startedAt · 12 endedAt ·
+ *  13 errorMessage · 14 coalesceId · 15 maxRuntimeSeconds · 16 backoff JSON ·
+ *  17 claim token · 18 worker id
+ *
+ * Trailing unset fields are left out, so a waiting job costs about 50 bytes plus
+ * its payload. `false` stands for null.
+ */
+export const STATUS_BY_CODE: readonly JobStatus[] = ['unqueued', 'queued', 'running', 'wait_async', 'completed', 'failed'];
+export const CODE_BY_STATUS: Readonly<Record<JobStatus, number>> = { unqueued: 0, queued: 1, running: 2, wait_async: 3, completed: 4, failed: 5 };
+
+type Value = string | number | boolean | null | Value[];
+
+/** Decodes the subset of MessagePack that `cmsgpack` writes (no maps, no binary, no extensions). */
+export function unpack(buf: Buffer): Value {
+  const state = { pos: 0 };
+  const v = read(buf, state);
+  return v;
+}
+
+function read(buf: Buffer, s: { pos: number }): Value {
+  const b = buf[s.pos++]!;
+  if (b <= 0x7f) return b;
+  if (b >= 0xe0) return b - 0x100;
+  if (b >= 0xa0 && b <= 0xbf) return str(buf, s, b & 0x1f);
+  if (b >= 0x90 && b <= 0x9f) return arr(buf, s, b & 0x0f);
+  let v: Value;
+  switch (b) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xca:
+      v = buf.readFloatBE(s.pos);
+      s.pos += 4;
+      return v;
+    case 0xcb:
+      v = buf.readDoubleBE(s.pos);
+      s.pos += 8;
+      return v;
+    case 0xcc:
+      return buf[s.pos++]!;
+    case 0xcd:
+      v = buf.readUInt16BE(s.pos);
+      s.pos += 2;
+      return v;
+    case 0xce:
+      v = buf.readUInt32BE(s.pos);
+      s.pos += 4;
+      return v;
+    case 0xcf:
+      v = Number(buf.readBigUInt64BE(s.pos));
+      s.pos += 8;
+      return v;
+    case 0xd0:
+      return buf.readInt8(s.pos++);
+    case 0xd1:
+      v = buf.readInt16BE(s.pos);
+      s.pos += 2;
+      return v;
+    case 0xd2:
+      v = buf.readInt32BE(s.pos);
+      s.pos += 4;
+      return v;
+    case 0xd3:
+      v = Number(buf.readBigInt64BE(s.pos));
+      s.pos += 8;
+      return v;
+    case 0xd9:
+      return str(buf, s, buf[s.pos++]!);
+    case 0xda: {
+      const n = buf.readUInt16BE(s.pos);
+      s.pos += 2;
+      return str(buf, s, n);
+    }
+    case 0xdb: {
+      const n = buf.readUInt32BE(s.pos);
+      s.pos += 4;
+      return str(buf, s, n);
+    }
+    case 0xdc: {
+      const n = buf.readUInt16BE(s.pos);
+      s.pos += 2;
+      return arr(buf, s, n);
+    }
+    case 0xdd: {
+      const n = buf.readUInt32BE(s.pos);
+      s.pos += 4;
+      return arr(buf, s, n);
+    }
+    default:
+      throw new Error(`unexpected MessagePack byte 0x${b.toString(16)} at ${s.pos - 1}`);
+  }
+}
+
+function str(buf: Buffer, s: { pos: number }, n: number): string {
+  const out = buf.toString('utf8', s.pos, s.pos + n);
+  s.pos += n;
+  return out;
+}
+
+function arr(buf: Buffer, s: { pos: number }, n: number): Value[] {
+  const out = new Array<Value>(n);
+  for (let i = 0; i < n; i++) out[i] = read(buf, s);
+  return out;
+}
+
+/** What a decoded record carries besides the public fields. */
+export interface DecodedJob {
+  record: JobRecord;
+  /** Set when the stored payload is not valid JSON (the payload is then null). */
+  payloadError?: string;
+  token: string | null;
+}
+
+const dateOrNull = (v: Value | undefined): Date | null => (typeof v === 'number' ? new Date(v) : null);
+const strOrNull = (v: Value | undefined): string | null => (typeof v === 'string' ? v : null);
+
+/** Turns a stored record into a `JobRecord`. */
+export function decodeJob(id: string, buf: Buffer): DecodedJob {
+  const f = unpack(buf);
+  if (!Array.isArray(f)) throw new Error(`job ${id}: stored record is not an array`);
+  let payload: unknown = null;
+  let payloadError: string | undefined;
+  try {
+    payload = JSON.parse(f[2] as string);
+  } catch (err) {
+    payloadError = err instanceof Error ? err.message : String(err);
+  }
+  let backoff: BackoffOption | null = null;
+  if (typeof f[16] === 'string') {
+    try {
+      backoff = JSON.parse(f[16]) as BackoffOption;
+    } catch {
+      backoff = null;
+    }
+  }
+  const runAt = f[8] as number;
+  const startAt = f[9] === true ? new Date(runAt) : dateOrNull(f[9]);
+  const record: JobRecord = {
+    id,
+    type: f[1] as string,
+    payload,
+    queueName: f[3] as string,
+    status: STATUS_BY_CODE[f[0] as number] ?? 'queued',
+    priority: f[4] as number,
+    attemptNumber: f[5] as number,
+    maxAttempts: f[6] as number,
+    coalesceId: strOrNull(f[14]),
+    maxRuntimeSeconds: typeof f[15] === 'number' ? f[15] : null,
+    deleteOnComplete: f[10] === true,
+    errorMessage: strOrNull(f[13]),
+    backoff,
+    createdAt: new Date(f[7] as number),
+    startAt,
+    startedAt: dateOrNull(f[11]),
+    endedAt: dateOrNull(f[12]),
+  };
+  return payloadError === undefined ? { record, token: strOrNull(f[17]) } : { record, payloadError, token: strOrNull(f[17]) };
+}

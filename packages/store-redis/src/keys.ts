@@ -1,0 +1,38 @@
+import { InvalidArgumentError } from '@jqjobs/core';
+
+/** Ids per record hash: records live in small hashes (`<base>:j:<id div 128>`) so Redis keeps them compact. */
+export const CHUNK = 128;
+
+/**
+ * The key layout, written down once. Every key starts with `{<prefix>}`, so all
+ * keys of one store hash to the same Redis Cluster slot and every Lua script can
+ * touch any of them. A queue name is always the last part of a key, so names
+ * containing `:`, `{`, `}` or quotes cannot collide with another key.
+ */
+export interface KeyLayout {
+  /** `{prefix}`: passed as KEYS[1] to every script (routes it in a cluster); scripts derive the rest. */
+  base: string;
+  /** Wake-up zset a waiter on `queue` blocks on (BZPOPMIN). */
+  wake(queue: string): string;
+  /** Wake-up zset for waiters on every queue: bumped when a new queue appears. */
+  wakeAll: string;
+  /** The queue registry (zset: queue → next delayed due time). */
+  queues: string;
+  /** The record hash holding job `id`. */
+  record(id: string): string;
+}
+
+/** Validates a prefix and returns the key layout built on it. */
+export function keyLayout(prefix: string): KeyLayout {
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 100 || /[{}]/.test(prefix)) {
+    throw new InvalidArgumentError(`prefix must be 1–100 characters without "{" or "}" (it becomes the hash tag), got ${JSON.stringify(prefix)}`);
+  }
+  const base = `{${prefix}}`;
+  return {
+    base,
+    wake: (queue) => `${base}:wk:${queue}`,
+    wakeAll: `${base}:wka`,
+    queues: `${base}:queues`,
+    record: (id) => `${base}:j:${Math.floor(Number(id) / CHUNK)}`,
+  };
+}

@@ -1,0 +1,673 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ALL_STATUSES,
+  BaseStore,
+  type BaseStoreOptions,
+  type Claim,
+  type ClaimRequest,
+  type ClaimedJob,
+  type EnqueuedJob,
+  InvalidArgumentError,
+  isCanonicalId,
+  type JobFilter,
+  type JobListOptions,
+  JobNotFoundError,
+  type JobRecord,
+  type JobStatus,
+  LIMITS,
+  type LockAttempt,
+  type NewJob,
+  normalizePage,
+  normalizeStatusFilter,
+  type Outcome,
+  type QueueStats,
+  type SettleResult,
+  StoreClosedError,
+  type StoreCapabilities,
+} from '@jqjobs/core';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import { CODE_BY_STATUS, decodeJob, STATUS_BY_CODE } from './codec.ts';
+import { ConnectionLostError, PayloadTooLargeError, wrapRedisError } from './errors.ts';
+import { type KeyLayout, keyLayout } from './keys.ts';
+import type { ScriptName } from './lua.ts';
+import { type Arg, type Client, ScriptRunner } from './scripts.ts';
+import { Waiter } from './waiter.ts';
+
+/** How the store reaches Redis: a URL (the store opens and closes its own connections) or a client you own. */
+export type RedisConnection =
+  | {
+      /** `redis://[user:password@]127.0.0.1:6379[/db]` or `rediss://…` for TLS. */
+      url: string;
+      /** Extra ioredis options for the connections the store opens. */
+      redisOptions?: RedisOptions;
+    }
+  | {
+      /** An ioredis `Redis` or `Cluster` client. The store never closes it; it opens duplicates of it for blocking wake-ups and closes those. */
+      client: Redis | Cluster;
+    };
+
+/** Options for `RedisStore`. */
+export interface RedisStoreOptions extends BaseStoreOptions {
+  /**
+   * Namespace of every key. Keys are `{<prefix>}:…`, so the prefix is also the
+   * Redis Cluster hash tag: all keys of a store live in one slot. Must not contain
+   * `{` or `}`. Two stores with the same prefix share their jobs.
+   * @default 'jq'
+   */
+  prefix?: string;
+  /** Largest accepted payload, in bytes of JSON (UTF-8). Bigger payloads are refused with `PayloadTooLargeError`. @default 1048576 (1 MiB) */
+  maxPayloadBytes?: number;
+  /** Longest single blocking call of an idle worker, in ms; it then looks again (new queues, delayed jobs). @default 2000 */
+  blockTimeoutMs?: number;
+  /** Name given to the connections the store opens (`CLIENT SETNAME`), suffixed `:cmd` / `:wait`. @default 'jqjobs' */
+  connectionName?: string;
+  /** Warn at start-up when the server's `maxmemory-policy` is not `noeviction` (evictions would lose jobs). @default true */
+  checkEvictionPolicy?: boolean;
+}
+
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** Redis refuses single arguments over 512 MB. */
+const MAX_PAYLOAD_LIMIT = 512 * 1024 * 1024 - 64 * 1024;
+/** Claim data kept for settles (queue, coalesce id) is dropped beyond this many open claims. */
+const CLAIM_CACHE_MAX = 100_000;
+const HUNG_LEASE_MESSAGE = 'hung: the worker stopped heartbeating (lease expired)';
+const RELEASE_MESSAGE = 'released by a stopping worker';
+
+/** What the store remembers about a claim it handed out, so the settle needs no extra read. */
+interface OpenClaim {
+  job: JobRecord;
+  queue: string;
+  coalesceId: string;
+  maxRuntime: boolean;
+}
+
+interface Inflight {
+  reject: (err: Error) => void;
+  epoch: number;
+}
+
+/**
+ * A store on Redis (standalone or Cluster) through ioredis. Every state change is
+ * one Lua script; settling a job and claiming the next one is a single call.
+ *
+ * @example
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' }, { prefix: 'myapp' });
+ * await store.enqueue(sendEmail, { to: 'a@example.com' });
+ * await new Worker(store, { jobs: [sendEmail] }).start();
+ */
+export class RedisStore extends BaseStore {
+  readonly capabilities: StoreCapabilities = { pushWakeups: true, sharedAcrossProcesses: true, durable: true };
+  /** The key prefix (also the hash tag). */
+  readonly prefix: string;
+
+  private readonly client: Client;
+  private readonly ownsClient: boolean;
+  private readonly keys: KeyLayout;
+  private readonly scripts: ScriptRunner;
+  private readonly waiter: Waiter;
+  private readonly maxPayloadBytes: number;
+  private readonly openClaims = new Map<string, OpenClaim>();
+  /** Settles whose reply was lost: a retry that finds the job already in that state counts as applied. */
+  private readonly uncertainSettles = new Map<string, Outcome>();
+  private readonly tokenBase = randomBytes(6).toString('hex');
+  private tokenSeq = 0;
+  private readonly inflight = new Set<Inflight>();
+  private epoch = 0;
+  private recoverTokens: string[] = [];
+  private recovering = false;
+  private closed = false;
+
+  constructor(connection: RedisConnection, options: RedisStoreOptions = {}) {
+    super(options);
+    if (!connection || typeof connection !== 'object') throw new InvalidArgumentError('RedisStore needs { url } or { client }');
+    this.prefix = options.prefix ?? 'jq';
+    this.keys = keyLayout(this.prefix);
+    const max = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+    if (!Number.isInteger(max) || max < 1 || max > MAX_PAYLOAD_LIMIT) {
+      throw new InvalidArgumentError(`maxPayloadBytes must be an integer from 1 to ${MAX_PAYLOAD_LIMIT}, got ${String(max)}`);
+    }
+    this.maxPayloadBytes = max;
+    const blockMaxMs = options.blockTimeoutMs ?? 2000;
+    if (!Number.isFinite(blockMaxMs) || blockMaxMs < 10) throw new InvalidArgumentError('blockTimeoutMs must be a number ≥ 10');
+    const name = options.connectionName ?? 'jqjobs';
+    if (!/^[^\s]+$/.test(name)) throw new InvalidArgumentError('connectionName must be a non-empty string without spaces');
+
+    let connect: () => Client;
+    if ('client' in connection && connection.client) {
+      this.client = connection.client;
+      this.ownsClient = false;
+      const user = connection.client;
+      connect = () =>
+        (user as Cluster).isCluster
+          ? (user as Cluster).duplicate([], { redisOptions: { ...(user as Cluster).options.redisOptions, autoResendUnfulfilledCommands: false } })
+          : (user as Redis).duplicate({ connectionName: `${name}:wait`, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: null });
+    } else if ('url' in connection && typeof connection.url === 'string') {
+      const { url, redisOptions = {} } = connection;
+      const base: RedisOptions = {
+        // A lost reply must not be replayed: a replayed claim would take a second job.
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 5,
+        connectTimeout: 5000,
+        commandTimeout: 30_000,
+        ...redisOptions,
+      };
+      this.client = new Redis(url, { ...base, connectionName: `${name}:cmd` });
+      this.ownsClient = true;
+      this.client.on('error', (err: unknown) => this.logger.debug({ err }, 'redis connection error'));
+      // Commands written before the connection dropped get no reply (they are not replayed): fail them now.
+      this.client.on('close', () => this.failInflight());
+      this.client.on('ready', () => void this.flushRecover());
+      connect = () => new Redis(url, { ...base, commandTimeout: undefined, maxRetriesPerRequest: null, connectionName: `${name}:wait` });
+    } else {
+      throw new InvalidArgumentError('RedisStore needs { url } or { client }');
+    }
+
+    this.scripts = new ScriptRunner(this.keys.base);
+    const isCluster = (this.client as Cluster).isCluster === true;
+    this.waiter = new Waiter({
+      keys: this.keys,
+      clock: this.clock,
+      logger: this.logger,
+      connect,
+      peek: async (conn, queues) => {
+        const reply = (await this.scripts.run(conn, 'peek', [this.now(), ...queueArgs(queues)])) as Buffer[];
+        const names = reply.map((b) => b.toString());
+        const last = names.pop() ?? '+inf';
+        return { names, nextDue: last === '+inf' ? Infinity : Number(last) };
+      },
+      unblock: isCluster ? null : (id) => (this.client as Redis).client('UNBLOCK', id),
+      blockMaxMs,
+      watchdogGraceMs: 3000,
+    });
+    if (options.checkEvictionPolicy ?? true) void this.checkEvictionPolicy();
+  }
+
+  // ----- inserts ---------------------------------------------------------------
+
+  protected async insertJobs(jobs: readonly NewJob[]): Promise<EnqueuedJob[]> {
+    this.assertOpen();
+    const args: Arg[] = [0, jobs.length];
+    for (const j of jobs) {
+      const bytes = Buffer.byteLength(j.payloadJson, 'utf8');
+      if (bytes > this.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.maxPayloadBytes);
+      args.push(
+        j.type,
+        j.payloadJson,
+        j.queueName,
+        j.priority,
+        j.maxAttempts,
+        j.startAt ? j.startAt.getTime() : '',
+        j.maxRuntimeSeconds ?? '',
+        j.deleteOnComplete ? 1 : 0,
+        j.coalesceId ?? '',
+        j.backoff === null ? '' : JSON.stringify(j.backoff),
+      );
+    }
+    const now = this.now();
+    args[0] = now;
+    const reply = (await this.exec('enqueue', args)) as (Buffer | null)[];
+    const out: EnqueuedJob[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const kind = reply[i * 3]!.toString();
+      const ref = reply[i * 3 + 1]!.toString();
+      if (kind === 'n') {
+        const j = jobs[i]!;
+        const startAt = j.startAt ? j.startAt.getTime() : now;
+        out.push({
+          id: ref,
+          type: j.type,
+          payload: JSON.parse(j.payloadJson) as unknown,
+          queueName: j.queueName,
+          status: 'queued',
+          priority: j.priority,
+          attemptNumber: 0,
+          maxAttempts: j.maxAttempts,
+          coalesceId: j.coalesceId,
+          maxRuntimeSeconds: j.maxRuntimeSeconds,
+          deleteOnComplete: j.deleteOnComplete,
+          errorMessage: null,
+          backoff: j.backoff === null ? null : (JSON.parse(JSON.stringify(j.backoff)) as JobRecord['backoff']),
+          createdAt: new Date(now),
+          startAt: new Date(startAt),
+          startedAt: null,
+          endedAt: null,
+          coalesced: false,
+        });
+      } else if (kind === 'e') {
+        out.push({ ...decodeJob(ref, reply[i * 3 + 2]!).record, coalesced: true });
+      } else {
+        const first = out[Number(ref) - 1]!;
+        out.push({ ...first, payload: JSON.parse(JSON.stringify(first.payload)) as unknown, coalesced: true });
+      }
+    }
+    return out;
+  }
+
+  // ----- reads -------------------------------------------------------------------
+
+  async get(id: string): Promise<JobRecord> {
+    this.assertOpen();
+    if (!isCanonicalId(id)) throw new JobNotFoundError(String(id));
+    let raw: Buffer | null;
+    try {
+      raw = await this.track(this.client.hgetBuffer(this.keys.record(id), id));
+    } catch (err) {
+      throw wrapRedisError(err, 'get');
+    }
+    if (!raw) throw new JobNotFoundError(id);
+    return decodeJob(id, raw).record;
+  }
+
+  async getByCoalesceId(coalesceId: string): Promise<JobRecord | null> {
+    this.assertOpen();
+    if (typeof coalesceId !== 'string') throw new InvalidArgumentError('getByCoalesceId expects a string');
+    if (coalesceId.length === 0) return null;
+    const reply = (await this.exec('byCoalesce', [this.now(), coalesceId])) as Buffer[] | null;
+    if (!reply) return null;
+    return decodeJob(reply[0]!.toString(), reply[1]!).record;
+  }
+
+  async count(filter: JobFilter = {}): Promise<number> {
+    this.assertOpen();
+    const codes = statusCodes(normalizeStatusFilter(filter?.status));
+    const queue = queueFilter(filter?.queueName);
+    if (queue === null) return 0;
+    return Number(await this.exec('count', [this.now(), queue, codes]));
+  }
+
+  async jobs(options: JobListOptions = {}): Promise<JobRecord[]> {
+    this.assertOpen();
+    const statuses = normalizeStatusFilter(options?.status);
+    let { limit, offset } = normalizePage(options ?? {});
+    const queue = queueFilter(options?.queueName);
+    if (limit === 0 || queue === null) return [];
+    const codes = statusCodes(statuses);
+    const out: JobRecord[] = [];
+    if (statuses !== null && !statuses.includes('queued')) {
+      const reply = (await this.exec('listIndex', [this.now(), queue, codes, offset, limit])) as Buffer[];
+      for (let i = 0; i < reply.length; i += 2) out.push(decodeJob(reply[i]!.toString(), reply[i + 1]!).record);
+      return out;
+    }
+    let chunk = 0;
+    for (;;) {
+      const reply = (await this.exec('listScan', [this.now(), queue, codes, offset, limit, chunk, 64])) as (Buffer | number)[];
+      offset -= Number(reply[0]);
+      const next = Number(reply[1]);
+      for (let i = 2; i < reply.length; i += 2) out.push(decodeJob(String(reply[i]), reply[i + 1] as Buffer).record);
+      limit -= (reply.length - 2) / 2;
+      if (limit <= 0 || next < 0) return out;
+      chunk = next;
+    }
+  }
+
+  async stats(): Promise<QueueStats[]> {
+    this.assertOpen();
+    const now = this.now();
+    const reply = (await this.exec('stats', [now])) as (Buffer | number | null)[];
+    const out: QueueStats[] = [];
+    for (let i = 0; i < reply.length; i += 7) {
+      const counts = { unqueued: 0, queued: 0, running: 0, wait_async: 0, completed: 0, failed: 0 } as Record<JobStatus, number>;
+      for (let c = 1; c <= 5; c++) counts[STATUS_BY_CODE[c]!] = Number(reply[i + c]);
+      const oldest = reply[i + 6];
+      out.push({
+        queueName: String(reply[i]),
+        counts,
+        oldestQueuedAgeMs: oldest === null || oldest === undefined ? null : Math.max(0, now - Number(String(oldest))),
+      });
+    }
+    return out.sort((a, b) => (a.queueName < b.queueName ? -1 : a.queueName > b.queueName ? 1 : 0));
+  }
+
+  // ----- admin -------------------------------------------------------------------
+
+  async restart(jobId: string): Promise<JobRecord> {
+    this.assertOpen();
+    if (!isCanonicalId(jobId)) throw new JobNotFoundError(String(jobId));
+    const reply = (await this.exec('restart', [this.now(), jobId])) as [number, Buffer?];
+    if (reply[0] === -1) throw new JobNotFoundError(jobId);
+    const rec = decodeJob(jobId, reply[1]!).record;
+    const old = STATUS_BY_CODE[reply[0]]!;
+    if (old !== 'queued') this.emitStatusChange(rec, old, 'restarted');
+    return rec;
+  }
+
+  protected async removeJob(jobId: string): Promise<boolean> {
+    this.assertOpen();
+    if (!isCanonicalId(jobId)) return false;
+    return Number(await this.exec('remove', [this.now(), jobId])) === 1;
+  }
+
+  async detectHungJobs(): Promise<number> {
+    this.assertOpen();
+    const reply = (await this.exec('hung', [this.now(), LIMITS.mulliganCap, HUNG_LEASE_MESSAGE])) as (number | Buffer)[];
+    let n = 0;
+    for (let i = 0; i < reply.length; i += 4) {
+      n++;
+      const { record } = decodeJob(String(reply[i + 1]), reply[i + 2] as Buffer);
+      if (this.hasStatusListeners(record.type)) this.emitStatusChange(record, STATUS_BY_CODE[Number(reply[i])]!, String(reply[i + 3]));
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.openClaims.clear();
+    await this.waiter.close();
+    if (this.ownsClient) {
+      try {
+        await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      } catch {
+        // Closing a connection that is already down.
+      }
+      this.client.disconnect();
+    }
+  }
+
+  // ----- locks -------------------------------------------------------------------
+
+  protected async tryLock(jobId: string, owner: string, ttlMs: number): Promise<LockAttempt> {
+    this.assertOpen();
+    if (!isCanonicalId(jobId)) return 'missing';
+    const reply = await this.exec('lock', [this.now(), jobId, owner, Math.ceil(ttlMs)]);
+    return String(reply) as LockAttempt;
+  }
+
+  protected async unlock(jobId: string, owner: string): Promise<void> {
+    if (!isCanonicalId(jobId) || this.closed) return;
+    await this.exec('unlock', [this.now(), jobId, owner]);
+  }
+
+  // ----- worker primitives -------------------------------------------------------
+
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    this.assertOpen();
+    const claimArgs = this.claimArgs(request);
+    const reply = (await this.exec('work', [this.now(), '', '', '', '', 0, '', '', '', 0, ...claimArgs.args], claimArgs.tokens)) as (Buffer | number | null)[];
+    return this.claimed(reply, 2);
+  }
+
+  async settle(claim: Claim, outcome: Outcome, next?: ClaimRequest): Promise<SettleResult> {
+    this.assertOpen();
+    if (!claim || typeof claim.jobId !== 'string' || typeof claim.token !== 'string') throw new InvalidArgumentError('settle needs a claim { jobId, token }');
+    const enc = encodeOutcome(outcome);
+    const open = this.openClaims.get(claim.token);
+    const claimArgs = next ? this.claimArgs(next) : null;
+    const now = this.now();
+    const args: Arg[] = [
+      now,
+      claim.jobId,
+      claim.token,
+      enc.code,
+      enc.error,
+      enc.delayMs,
+      enc.maxAttempts,
+      open?.queue ?? '',
+      open?.coalesceId ?? '',
+      open?.maxRuntime ? 1 : 0,
+      ...(claimArgs ? claimArgs.args : [0, '', 0, '', -1]),
+    ];
+    let reply: (Buffer | number | null)[];
+    try {
+      reply = (await this.exec('work', args, claimArgs?.tokens)) as (Buffer | number | null)[];
+    } catch (err) {
+      if (err instanceof ConnectionLostError) this.uncertainSettles.set(claim.token, outcome);
+      throw err;
+    }
+    this.openClaims.delete(claim.token);
+    let applied = reply[0] === 1;
+    const raw = reply[1] as Buffer | null;
+    let job: JobRecord | null;
+    if (applied && raw === null && open) {
+      job = { ...open.job, status: 'completed', endedAt: new Date(now) };
+    } else {
+      job = raw ? decodeJob(claim.jobId, raw).record : null;
+    }
+    const uncertain = this.uncertainSettles.get(claim.token);
+    if (uncertain) {
+      this.uncertainSettles.delete(claim.token);
+      // Our earlier attempt was applied and only its reply was lost.
+      if (!applied && alreadyApplied(uncertain, job)) applied = true;
+    } else if (applied && job && this.hasStatusListeners(job.type)) {
+      this.emitStatusChange(job, 'running', outcome.status === 'queued' || outcome.status === 'failed' ? outcome.error : null);
+    }
+    return { applied, job, next: claimArgs ? this.claimed(reply, 2) : [] };
+  }
+
+  async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
+    this.assertOpen();
+    if (!isCanonicalId(jobId)) throw new JobNotFoundError(String(jobId));
+    const enc = encodeOutcome(outcome);
+    const reply = (await this.exec('settleWait', [this.now(), jobId, enc.code, enc.error, enc.delayMs, enc.maxAttempts])) as [number, Buffer?];
+    if (reply[0] === -1) throw new JobNotFoundError(jobId);
+    const job = reply[1] ? decodeJob(jobId, reply[1]).record : null;
+    const applied = reply[0] === 1;
+    if (applied && job && outcome.status !== 'wait_async') {
+      this.emitStatusChange(job, 'wait_async', outcome.status === 'queued' || outcome.status === 'failed' ? outcome.error : null);
+    }
+    return { applied, job, next: [] };
+  }
+
+  async release(claims: readonly Claim[]): Promise<void> {
+    this.assertOpen();
+    if (!Array.isArray(claims)) throw new InvalidArgumentError('release expects an array of claims');
+    if (claims.length === 0) return;
+    const args: Arg[] = [this.now(), claims.length];
+    for (const c of claims) {
+      args.push(String(c.jobId), String(c.token));
+      this.openClaims.delete(c.token);
+    }
+    const reply = (await this.exec('release', args)) as Buffer[];
+    for (let i = 0; i < reply.length; i += 2) {
+      const { record } = decodeJob(reply[i]!.toString(), reply[i + 1]!);
+      if (this.hasStatusListeners(record.type)) this.emitStatusChange(record, 'running', RELEASE_MESSAGE);
+    }
+  }
+
+  async extendLeases(claims: readonly Claim[], leaseMs: number): Promise<string[]> {
+    this.assertOpen();
+    if (!Array.isArray(claims)) throw new InvalidArgumentError('extendLeases expects an array of claims');
+    if (!Number.isFinite(leaseMs) || leaseMs < 0) throw new InvalidArgumentError('leaseMs must be a number ≥ 0');
+    if (claims.length === 0) return [];
+    const args: Arg[] = [this.now(), Math.ceil(leaseMs), claims.length];
+    for (const c of claims) args.push(String(c.jobId), String(c.token), this.openClaims.get(c.token)?.queue ?? '');
+    const lost = ((await this.exec('extend', args)) as Buffer[]).map((b) => b.toString());
+    if (lost.length > 0) {
+      const lostIds = new Set(lost);
+      for (const c of claims) if (lostIds.has(c.jobId)) this.openClaims.delete(c.token);
+    }
+    return lost;
+  }
+
+  override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.waiter.wait(queues === null ? null : dedupe(queues), timeoutMs, signal);
+    } catch (err) {
+      throw wrapRedisError(err, 'waitForWork');
+    }
+  }
+
+  // ----- internals -----------------------------------------------------------------
+
+  private claimArgs(request: ClaimRequest): { args: Arg[]; tokens: string[] } {
+    if (!request || typeof request !== 'object') throw new InvalidArgumentError('claim needs a request { workerId, queues, limit, leaseMs }');
+    const { limit, leaseMs, queues, workerId } = request;
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('claim limit must be a positive integer');
+    if (!Number.isFinite(leaseMs) || leaseMs < 0) throw new InvalidArgumentError('claim leaseMs must be a number ≥ 0');
+    if (queues !== null && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string'))) {
+      throw new InvalidArgumentError('claim queues must be null or an array of queue names');
+    }
+    const prefix = `${this.tokenBase}${(this.tokenSeq++).toString(36)}.`;
+    const tokens: string[] = [];
+    for (let i = 1; i <= limit; i++) tokens.push(prefix + i);
+    return { args: [limit, String(workerId ?? ''), Math.ceil(leaseMs), prefix, ...queueArgs(queues === null ? null : dedupe(queues))], tokens };
+  }
+
+  /** Parses claimed jobs (id, token, record triples from `start`) and remembers them for their settle. */
+  private claimed(reply: (Buffer | number | null)[], start: number): ClaimedJob[] {
+    const out: ClaimedJob[] = [];
+    for (let i = start; i < reply.length; i += 3) {
+      const id = String(reply[i]);
+      const token = String(reply[i + 1]);
+      const decoded = decodeJob(id, reply[i + 2] as Buffer);
+      const job = decoded.record;
+      if (this.openClaims.size >= CLAIM_CACHE_MAX) this.openClaims.delete(this.openClaims.keys().next().value!);
+      this.openClaims.set(token, { job, queue: job.queueName, coalesceId: job.coalesceId ?? '', maxRuntime: job.maxRuntimeSeconds !== null });
+      const cj: ClaimedJob = decoded.payloadError === undefined ? { job, claim: { jobId: id, token } } : { job, claim: { jobId: id, token }, payloadError: decoded.payloadError };
+      out.push(cj);
+      if (this.hasStatusListeners(job.type)) this.emitStatusChange(job, 'queued', null);
+    }
+    return out;
+  }
+
+  /**
+   * Runs a script. `claimTokens` are the tokens a claim in this call may hand out:
+   * when the reply is lost, jobs claimed with them are handed back once Redis is reachable.
+   */
+  private async exec(name: ScriptName, args: readonly Arg[], claimTokens?: readonly string[]): Promise<unknown> {
+    try {
+      return await this.track(this.scripts.run(this.client, name, args));
+    } catch (err) {
+      if (err instanceof ConnectionLostError && claimTokens?.length) {
+        this.recoverTokens.push(...claimTokens);
+        void this.flushRecover();
+      }
+      throw wrapRedisError(err, name);
+    }
+  }
+
+  /** Follows a command written on our own connection, so that losing the connection fails it instead of leaving it pending forever. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    if (!this.ownsClient || (this.client as Redis).status !== 'ready') return p;
+    return new Promise<T>((resolve, reject) => {
+      const entry: Inflight = { reject, epoch: this.epoch };
+      this.inflight.add(entry);
+      p.then(
+        (v) => {
+          this.inflight.delete(entry);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.inflight.delete(entry);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  private failInflight(): void {
+    const epoch = this.epoch++;
+    for (const entry of [...this.inflight]) {
+      if (entry.epoch !== epoch) continue;
+      this.inflight.delete(entry);
+      entry.reject(new ConnectionLostError());
+    }
+  }
+
+  /** Hands back jobs claimed by calls whose reply was lost. Retries until Redis answers or the store closes. */
+  private async flushRecover(): Promise<void> {
+    if (this.recovering || this.recoverTokens.length === 0 || this.closed) return;
+    this.recovering = true;
+    try {
+      while (this.recoverTokens.length > 0 && !this.closed) {
+        const tokens = this.recoverTokens.slice(0, 500);
+        try {
+          const released = (await this.track(this.scripts.run(this.client, 'recover', [this.now(), tokens.length, ...tokens]))) as Buffer[];
+          this.recoverTokens.splice(0, tokens.length);
+          if (released.length > 0) this.logger.warn({ jobIds: released.map(String) }, 'handed back jobs whose claim reply was lost with the connection');
+        } catch (err) {
+          this.logger.debug({ err }, 'could not hand back lost claims yet; will retry');
+          await new Promise((r) => setTimeout(r, 500).unref());
+        }
+      }
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const nodes: Redis[] = (this.client as Cluster).isCluster ? await clusterMasters(this.client as Cluster) : [this.client as Redis];
+      for (const node of nodes) {
+        const info = await node.info('memory');
+        const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+        if (policy && policy !== 'noeviction') {
+          this.logger.warn(
+            { maxmemoryPolicy: policy, prefix: this.prefix },
+            `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict job keys and lose jobs. Set maxmemory-policy noeviction for a job store.`,
+          );
+          return;
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'could not read maxmemory-policy');
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+async function clusterMasters(cluster: Cluster): Promise<Redis[]> {
+  if (cluster.status !== 'ready') await new Promise<void>((resolve) => cluster.once('ready', () => resolve()));
+  return cluster.nodes('master');
+}
+
+function queueArgs(queues: readonly string[] | null): Arg[] {
+  return queues === null ? [-1] : [queues.length, ...queues];
+}
+
+function dedupe(queues: readonly string[]): string[] {
+  return queues.length < 2 ? [...queues] : [...new Set(queues)];
+}
+
+/** '' for no filter, null for a filter that can match nothing. */
+function queueFilter(queueName: unknown): string | null {
+  if (queueName === undefined || queueName === null) return '';
+  if (typeof queueName !== 'string') throw new InvalidArgumentError('queueName filter must be a string');
+  return queueName.length === 0 ? null : queueName;
+}
+
+function statusCodes(statuses: readonly JobStatus[] | null): string {
+  return (statuses ?? ALL_STATUSES).map((s) => CODE_BY_STATUS[s]).join('');
+}
+
+interface EncodedOutcome {
+  code: string;
+  error: string;
+  delayMs: number;
+  maxAttempts: number | '';
+}
+
+function encodeOutcome(outcome: Outcome): EncodedOutcome {
+  if (!outcome || typeof outcome !== 'object') throw new InvalidArgumentError('outcome must be an object with a status');
+  const maxAttempts = (n: unknown): number | '' => {
+    if (n === undefined) return '';
+    if (!Number.isInteger(n) || (n as number) < 1) throw new InvalidArgumentError('outcome maxAttempts must be a positive integer');
+    return n as number;
+  };
+  switch (outcome.status) {
+    case 'completed':
+      return { code: outcome.delete ? 'd' : 'c', error: '', delayMs: 0, maxAttempts: '' };
+    case 'wait_async':
+      return { code: 'w', error: '', delayMs: 0, maxAttempts: '' };
+    case 'queued': {
+      const delay = outcome.delayMs ?? 0;
+      if (!Number.isFinite(delay) || delay < 0) throw new InvalidArgumentError('outcome delayMs must be a number ≥ 0');
+      return { code: 'q', error: String(outcome.error ?? ''), delayMs: Math.ceil(delay), maxAttempts: maxAttempts(outcome.maxAttempts) || 1 };
+    }
+    case 'failed':
+      return { code: 'f', error: String(outcome.error ?? ''), delayMs: 0, maxAttempts: maxAttempts(outcome.maxAttempts) };
+    default:
+      throw new InvalidArgumentError(`unknown outcome status ${JSON.stringify((outcome as { status: unknown }).status)}`);
+  }
+}
+
+/** After a lost reply: does the job's present state show that our outcome was applied? */
+function alreadyApplied(outcome: Outcome, job: JobRecord | null): boolean {
+  if (outcome.status === 'completed') return outcome.delete ? job === null : job?.status === 'completed';
+  if (!job || job.status !== outcome.status) return false;
+  return outcome.status === 'wait_async' || job.errorMessage === outcome.error;
+}
