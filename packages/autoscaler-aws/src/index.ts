@@ -1,1 +1,7 @@
-export {};
+export {
+  AwsAutoScalingGroupScaler,
+  type AwsAutoScalingGroupScalerOptions,
+  type AutoScalingClientLike,
+  type GroupState,
+  LIVE_STATES,
+} from './aws-scaler.ts';
