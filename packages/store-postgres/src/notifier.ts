@@ -1,0 +1,240 @@
+/**
+ * Wake-ups for idle workers: one LISTEN connection per store, and in-process
+ * waiters that a notification resolves — at most as many as it announces jobs.
+ */
+import type { Logger } from '@jqjobs/core';
+import type pg from 'pg';
+
+interface Waiter {
+  queues: ReadonlySet<string> | null;
+  resolve: () => void;
+}
+
+/** One announced batch: jobs in `queue`, the earliest due at `runAt` (epoch ms). */
+interface Announcement {
+  queue: string | null;
+  count: number;
+  runAt: number;
+}
+
+const MAX_RECONNECT_MS = 5_000;
+
+export class Notifier {
+  private waiters = new Set<Waiter>();
+  private client: pg.PoolClient | null = null;
+  private connecting: Promise<void> | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+  private started = false;
+  /** Bumped by every notification; `queueSeq` keeps the last value per queue ('*' = any). */
+  private seq = 0;
+  private readonly queueSeq = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly channel: string,
+    private readonly logger: Logger,
+    /** False when NOTIFY is off: no LISTEN connection, only local wake-ups. */
+    private readonly listen: boolean,
+    private readonly now: () => number,
+  ) {}
+
+  /** The notification counter, read when a claim starts (see `waitSince`). */
+  get current(): number {
+    return this.seq;
+  }
+
+  /** True while the LISTEN connection is up. */
+  get listening(): boolean {
+    return this.client !== null;
+  }
+
+  /** Starts listening (lazily, on the first wait). */
+  start(): void {
+    if (this.started || this.closed || !this.listen) return;
+    this.started = true;
+    void this.connect();
+  }
+
+  /**
+   * Resolves when jobs for `queues` are announced, after `timeoutMs`, or on abort.
+   * `since` is the counter read when the caller's last claim started: a matching
+   * notification after it means a job may have arrived after that claim looked,
+   * so the wait returns at once instead of missing it.
+   */
+  wait(queues: readonly string[] | null, timeoutMs: number, since: number | undefined, signal?: AbortSignal): Promise<void> {
+    this.start();
+    if (signal?.aborted || timeoutMs <= 0 || this.closed) return Promise.resolve();
+    if (since !== undefined && this.lastFor(queues) > since) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        queues: queues ? new Set(queues) : null,
+        resolve: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', waiter.resolve);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.resolve, timeoutMs);
+      signal?.addEventListener('abort', waiter.resolve, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Wakes local waiters for jobs enqueued by this process (used when NOTIFY is off). */
+  announceLocal(announcements: readonly Announcement[]): void {
+    this.deliver(announcements);
+  }
+
+  /** Wakes every waiter (reconnects, closing). */
+  wakeAll(): void {
+    this.seq++;
+    this.queueSeq.set('*', this.seq);
+    for (const w of [...this.waiters]) w.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.wakeAll();
+    await this.connecting?.catch(() => undefined);
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      try {
+        await client.query(`unlisten ${this.channel}`);
+        client.release();
+      } catch (err) {
+        client.release(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  private lastFor(queues: readonly string[] | null): number {
+    let last = this.queueSeq.get('*') ?? 0;
+    if (queues === null) {
+      for (const v of this.queueSeq.values()) if (v > last) last = v;
+      return last;
+    }
+    for (const q of queues) {
+      const v = this.queueSeq.get(q);
+      if (v !== undefined && v > last) last = v;
+    }
+    return last;
+  }
+
+  private connect(): Promise<void> {
+    if (this.connecting) return this.connecting;
+    this.connecting = (async () => {
+      let client: pg.PoolClient | null = null;
+      try {
+        client = await this.pool.connect();
+        client.on('notification', (msg) => this.onNotification(msg.payload));
+        const c = client;
+        c.on('error', (err) => this.onLost(c, err));
+        c.on('end', () => this.onLost(c, new Error('LISTEN connection ended')));
+        await client.query(`listen ${this.channel}`);
+        if (this.closed) {
+          client.release();
+          return;
+        }
+        this.client = client;
+        if (this.failures > 0) this.logger.info({ channel: this.channel }, 'LISTEN connection restored');
+        this.failures = 0;
+        // Jobs may have been announced while nobody listened.
+        this.wakeAll();
+      } catch (err) {
+        if (client) client.release(err instanceof Error ? err : new Error(String(err)));
+        this.scheduleReconnect(err);
+      } finally {
+        this.connecting = null;
+      }
+    })();
+    return this.connecting;
+  }
+
+  private onLost(client: pg.PoolClient, err: unknown): void {
+    if (this.client !== client) return;
+    this.client = null;
+    try {
+      client.release(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // already released
+    }
+    if (this.closed) return;
+    // Waiters fall back to polling until the connection is back.
+    this.wakeAll();
+    this.scheduleReconnect(err);
+  }
+
+  private scheduleReconnect(err: unknown): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.failures++;
+    const delay = Math.min(100 * 2 ** (this.failures - 1), MAX_RECONNECT_MS);
+    const log = this.failures === 1 ? this.logger.warn : this.logger.debug;
+    log.call(this.logger, { err, channel: this.channel, retryInMs: delay }, 'LISTEN connection lost; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private onNotification(payload: string | undefined): void {
+    this.deliver(parsePayload(payload));
+  }
+
+  private deliver(announcements: readonly Announcement[]): void {
+    const now = this.now();
+    for (const a of announcements) {
+      const delay = a.runAt - now;
+      if (delay > 0) {
+        // A delayed job: wake waiters when it falls due (if they still wait then).
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          this.wake(a.queue, a.count);
+        }, Math.min(delay, 2_147_483_647));
+        t.unref();
+        this.timers.add(t);
+        continue;
+      }
+      this.wake(a.queue, a.count);
+    }
+  }
+
+  private wake(queue: string | null, count: number): void {
+    this.seq++;
+    this.queueSeq.set(queue ?? '*', this.seq);
+    let left = count;
+    for (const w of this.waiters) {
+      if (left <= 0) break;
+      if (queue === null || w.queues === null || w.queues.has(queue)) {
+        w.resolve();
+        left--;
+      }
+    }
+  }
+}
+
+function parsePayload(payload: string | undefined): Announcement[] {
+  if (!payload || payload === '*') return [{ queue: null, count: Number.MAX_SAFE_INTEGER, runAt: 0 }];
+  try {
+    const rows = JSON.parse(payload) as unknown;
+    if (!Array.isArray(rows)) throw new Error('not an array');
+    return rows.map((r) => {
+      const [queue, count, runAt] = r as [unknown, unknown, unknown];
+      return {
+        queue: typeof queue === 'string' ? queue : null,
+        count: typeof count === 'number' && count > 0 ? count : Number.MAX_SAFE_INTEGER,
+        runAt: typeof runAt === 'number' ? runAt : 0,
+      };
+    });
+  } catch {
+    return [{ queue: null, count: Number.MAX_SAFE_INTEGER, runAt: 0 }];
+  }
+}

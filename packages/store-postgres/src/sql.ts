@@ -1,0 +1,256 @@
+/**
+ * Every SQL text the store sends. Identifiers are validated and quoted once
+ * here; every value is a bound parameter, written `$name` in the templates and
+ * numbered by `compile`. Times travel as epoch milliseconds (float8) taken from
+ * the store's clock, never from the database's now().
+ */
+import { createHash } from 'node:crypto';
+import { quoteIdent } from './identifiers.ts';
+
+/** A compiled statement: positional SQL, the parameter names in `$n` order, and a prepared-statement name. */
+export interface Sql {
+  text: string;
+  params: readonly string[];
+  name: string;
+}
+
+/** Numbers `$name` placeholders in order of first use. */
+export function compile(template: string): Sql {
+  const params: string[] = [];
+  const text = template.replace(/\$([a-z][A-Za-z]*)/g, (_m, name: string) => {
+    let i = params.indexOf(name);
+    if (i < 0) i = params.push(name) - 1;
+    return `$${i + 1}`;
+  });
+  return { text, params, name: `jq_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` };
+}
+
+/** Epoch-milliseconds expression → timestamptz. */
+const ts = (expr: string) => `to_timestamp((${expr})::float8 / 1000)`;
+/** timestamptz → epoch milliseconds (float8, which pg parses to a number). */
+const ms = (col: string) => `date_part('epoch', ${col}) * 1000`;
+
+/** Columns of a job row, in the order `rowToJob` reads them. */
+export function jobColumns(a: string): string {
+  return [
+    `${a}.id`,
+    `${a}.type`,
+    `${a}.queue_name`,
+    `${a}.priority`,
+    `${a}.payload::text`,
+    `${a}.max_attempts`,
+    `${a}.delete_on_complete`,
+    `${a}.coalesce_id`,
+    `${a}.max_runtime_seconds`,
+    `${a}.backoff::text`,
+    ms(`${a}.created_at`),
+    ms(`${a}.start_at`),
+    ms(`${a}.started_at`),
+    ms(`${a}.ended_at`),
+    `${a}.error_message`,
+    `${a}.status`,
+    `${a}.attempt_number`,
+    `${a}.claim_seq`,
+  ].join(', ');
+}
+export const JOB_COLUMN_COUNT = 18;
+
+/** Insert input, one JSON parameter (see `encodeNewJobs`). */
+const INSERT_INPUT = `rows from (json_to_recordset($jobs::json) as (t text, q text, pr int, p json, ma int, doc boolean, c text, mr float8, b json, sa float8)) with ordinality as x(t, q, pr, p, ma, doc, c, mr, b, sa, ord)`;
+
+/** Settle input, one JSON parameter (see `encodeSettles`): id, claim seq, kind, error, delay ms, max attempts. */
+const SETTLE_INPUT = `json_to_recordset($settles::json) as s(i bigint, s int, k text, e text, d float8, m int)`;
+
+/** Outcome kinds in settle input: d = completed+deleted, c = completed, w = wait_async, q = retry, f = failed. */
+export type SettleKind = 'd' | 'c' | 'w' | 'q' | 'f';
+
+export type ClaimMode = 'none' | 'all' | 'queues';
+
+export interface Statements {
+  readonly table: string;
+  /** Inserts a batch; one row per input, in order: (ord, id, inserted, notify, [existing job columns when coalescing]). */
+  insert(withCoalesce: boolean, notify: boolean): Sql;
+  /** Settles and/or claims in one statement; rows (k, id, status, <job columns>, runAtMs). */
+  work(settles: boolean, claim: ClaimMode, notifyRequeue: boolean): Sql;
+  byIds: Sql;
+  byCoalesceIds: Sql;
+  get: Sql;
+  getByCoalesceId: Sql;
+  extendLeases: Sql;
+  release(notify: boolean): Sql;
+  restart(notify: boolean): Sql;
+  settleWaitAsync(notify: boolean): Sql;
+  detectHung(notify: boolean): Sql;
+  tryLock: Sql;
+  unlock: Sql;
+  remove: Sql;
+  count: Sql;
+  list: Sql;
+  stats: Sql;
+}
+
+function memo<A extends unknown[]>(build: (...args: A) => string): (...args: A) => Sql {
+  const cache = new Map<string, Sql>();
+  return (...args: A) => {
+    const key = JSON.stringify(args);
+    let s = cache.get(key);
+    if (!s) cache.set(key, (s = compile(build(...args))));
+    return s;
+  };
+}
+
+export function buildStatements(schema: string, table: string, channel: string): Statements {
+  const T = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+  const seq = `${quoteIdent(schema)}.${quoteIdent(`${table}_id_seq`)}`;
+  const J = jobColumns('j');
+  const now = ts('$now');
+  const nulls = ', null'.repeat(JOB_COLUMN_COUNT);
+
+  // One NOTIFY per statement, from an uncorrelated scalar subquery (evaluated
+  // once, and only if some row qualifies). Payload: [[queue, count,
+  // earliestRunAtMs], …], or '*' when that would not fit NOTIFY's 8000 bytes.
+  const notifyFrom = (rows: string, where = 'true') =>
+    `(select pg_notify('${channel}', case when octet_length(p) < 7900 then p else '*' end) from ` +
+    `(select json_agg(json_build_array(g.q, g.n, g.t))::text as p from ` +
+    `(select queue_name as q, count(*) as n, min(${ms('run_at')}) as t from ${rows} where ${where} group by queue_name) g having count(*) > 0) pn)::text`;
+
+  // The outcome of a settle, shared by worker settles and wait-async settles.
+  const applyOutcome =
+    `status = case s.k when 'c' then 'completed' when 'w' then 'wait_async' when 'q' then 'queued' else 'failed' end, ` +
+    `ended_at = case when s.k in ('c', 'f') then ${now} end, ` +
+    `error_message = case when s.k in ('q', 'f') then s.e end, ` +
+    `max_attempts = coalesce(s.m, j.max_attempts), ` +
+    `start_at = case when s.k = 'q' then ${ts('$now::float8 + s.d')} else j.start_at end, ` +
+    `run_at = case when s.k = 'q' then ${ts('$now::float8 + s.d')} else j.run_at end, ` +
+    `lease_until = null`;
+
+  // Result rows (k, id, st, <job columns>, rt): 'c' a claimed job (rt = its run time, for ordering), 'd' a deleted id,
+  // 'u' an updated id and its new status, 'n' the notify row. The claim branch
+  // comes first so UNION takes its column types from real columns, not nulls.
+  const work = memo((settles: boolean, claim: ClaimMode, notifyRequeue: boolean) => {
+    const ctes: string[] = [];
+    const parts: string[] = [];
+    if (claim !== 'none') {
+      const queueFilter = claim === 'queues' ? ' and queue_name = any($queues::text[])' : '';
+      ctes.push(
+        `c as (update ${T} j set status = 'running', attempt_number = j.attempt_number + 1, claim_seq = j.claim_seq + 1, ` +
+          `started_at = ${now}, ended_at = null, error_message = null, worker_id = $worker::text, lease_until = ${ts('$now::float8 + $lease::float8')} ` +
+          `from (select id from ${T} where status = 'queued' and run_at <= ${now}${queueFilter} ` +
+          `order by priority desc, run_at, id limit $limit::int for update skip locked) n where j.id = n.id returning ${J}, ${ms('j.run_at')} as rt)`,
+      );
+      parts.push(`select 'c' as k, null::bigint as id, null::text as st, c.* from c`);
+    }
+    if (settles) {
+      ctes.push(`s as materialized (select * from ${SETTLE_INPUT})`);
+      ctes.push(`del as (delete from ${T} j using s where s.k = 'd' and j.id = s.i and j.claim_seq = s.s and j.status = 'running' returning j.id)`);
+      ctes.push(
+        `upd as (update ${T} j set ${applyOutcome} ` +
+          `from s where s.k <> 'd' and j.id = s.i and j.claim_seq = s.s and j.status = 'running' returning j.id, j.status, j.queue_name, j.run_at)`,
+      );
+      parts.push(`select 'd' as k, id, null::text as st${nulls}, null::float8 as rt from del`);
+      parts.push(`select 'u', id, status${nulls}, null from upd`);
+      if (notifyRequeue) parts.push(`select 'n', null, ${notifyFrom('upd', `status = 'queued'`)}${nulls}, null`);
+    }
+    return `with ${ctes.join(', ')} ${parts.join(' union all ')}`;
+  });
+
+  const insert = memo((withCoalesce: boolean, notify: boolean) => {
+    const cols = `id, type, queue_name, priority, payload, max_attempts, delete_on_complete, coalesce_id, max_runtime_seconds, backoff, created_at, start_at, run_at, status`;
+    const startAt = `coalesce(${ts('x.sa')}, ${now})`;
+    const values = `x.id, x.t, x.q, x.pr, coalesce(x.p, 'null'::json), x.ma, x.doc, x.c, x.mr, x.b, ${now}, ${startAt}, ${startAt}, 'queued'`;
+    const input = `x as materialized (select nextval('${seq}') as id, * from ${INSERT_INPUT})`;
+    const n = notify ? `${notifyFrom('ins')} as n` : 'null::text as n';
+    if (!withCoalesce) {
+      return (
+        `with ${input}, ins as (insert into ${T} (${cols}) overriding system value select ${values} from x order by x.ord returning queue_name, run_at) ` +
+        `select x.ord, x.id, true as inserted, ${n} from x order by x.ord`
+      );
+    }
+    return (
+      `with ${input}, ins as (insert into ${T} (${cols}) overriding system value select ${values} from x order by x.ord ` +
+      `on conflict (coalesce_id) where coalesce_id is not null do nothing returning id, queue_name, run_at) ` +
+      `select x.ord, x.id, ins.id is not null as inserted, ${n}, ${J} from x left join ins on ins.id = x.id ` +
+      `left join ${T} j on ins.id is null and j.coalesce_id = x.c order by x.ord`
+    );
+  });
+
+  const release = memo(
+    (notify: boolean) =>
+      `with r as (update ${T} j set status = 'queued', attempt_number = greatest(j.attempt_number - 1, 0), ` +
+      `started_at = case when j.attempt_number <= 1 then null else j.started_at end, lease_until = null ` +
+      `from unnest($ids::bigint[], $seqs::int[]) c(i, s) where j.id = c.i and j.claim_seq = c.s and j.status = 'running' returning ${J}, j.run_at) ` +
+      `select r.*, ${notify ? notifyFrom('r') : 'null::text'} from r`,
+  );
+
+  return {
+    table: T,
+    insert,
+    work,
+    release,
+    restart: memo(
+      (notify: boolean) =>
+        `with o as (select id, status from ${T} where id = $id::bigint for update), ` +
+        `r as (update ${T} j set status = 'queued', attempt_number = 0, start_at = null, started_at = null, ended_at = null, error_message = null, ` +
+        `run_at = ${now}, claim_seq = j.claim_seq + 1, lease_until = null from o where j.id = o.id returning o.status as old_status, ${J}, j.run_at) ` +
+        `select r.*, ${notify ? notifyFrom('r') : 'null::text'} from r`,
+    ),
+    settleWaitAsync: memo(
+      (notify: boolean) =>
+        `with s as (select * from ${SETTLE_INPUT}), ` +
+        `del as (delete from ${T} j using s where s.k = 'd' and j.id = s.i and j.status = 'wait_async' returning ${J}), ` +
+        `upd as (update ${T} j set ${applyOutcome}, claim_seq = j.claim_seq + 1 ` +
+        `from s where s.k <> 'd' and j.id = s.i and j.status = 'wait_async' returning ${J}, j.run_at) ` +
+        `select 'd' as k, del.*, null::timestamptz as run_at, null::text as n from del ` +
+        `union all select 'u', upd.*, ${notify ? notifyFrom('upd', `status = 'queued'`) : 'null::text'} from upd`,
+    ),
+    detectHung: memo(
+      // Hung: running/parked for strictly longer than max_runtime_seconds, or running
+      // with a lease that has expired (strictly before now); compared in float8
+      // milliseconds, the way the in-memory reference store compares in JS.
+      (notify: boolean) =>
+        `with h as (select id, status as old_status, ` +
+        `(max_runtime_seconds is not null and started_at is not null and $now::float8 - round(${ms('started_at')}) > max_runtime_seconds * 1000) as over_runtime ` +
+        `from ${T} where status in ('running', 'wait_async') and (` +
+        `(status = 'running' and lease_until is not null and ${ms('lease_until')} < $now::float8) or ` +
+        `(max_runtime_seconds is not null and started_at is not null and $now::float8 - round(${ms('started_at')}) > max_runtime_seconds * 1000)` +
+        `) for update skip locked), ` +
+        `m as (select h.id, h.old_status, h.over_runtime, j.max_runtime_seconds as mr, ` +
+        `case when j.max_attempts < $cap::int then j.max_attempts + 1 else j.max_attempts end as ma from h join ${T} j on j.id = h.id), ` +
+        `r as (update ${T} j set max_attempts = m.ma, ` +
+        `status = case when j.attempt_number < m.ma then 'queued' else 'failed' end, ` +
+        `ended_at = case when j.attempt_number < m.ma then null else ${now} end, ` +
+        `error_message = case when m.over_runtime then $runtimeMessage::text || ' (' || m.mr::text || ')' else $leaseMessage::text end, ` +
+        `start_at = case when j.attempt_number < m.ma then ${now} else j.start_at end, ` +
+        `run_at = case when j.attempt_number < m.ma then ${now} else j.run_at end, ` +
+        `claim_seq = j.claim_seq + 1, lease_until = null from m where j.id = m.id returning m.old_status, ${J}, j.run_at) ` +
+        `select r.*, ${notify ? notifyFrom('r', `status = 'queued'`) : 'null::text'} from r`,
+    ),
+    byIds: compile(`select ${J} from ${T} j where j.id = any($ids::bigint[])`),
+    byCoalesceIds: compile(`select ${J} from ${T} j where j.coalesce_id = any($coalesceIds::text[])`),
+    get: compile(`select ${J} from ${T} j where j.id = $id::bigint`),
+    getByCoalesceId: compile(`select ${J} from ${T} j where j.coalesce_id = $coalesceId::text`),
+    extendLeases: compile(
+      `update ${T} j set lease_until = ${ts('$now::float8 + $lease::float8')} ` +
+        `from unnest($ids::bigint[], $seqs::int[]) c(i, s) where j.id = c.i and j.claim_seq = c.s and j.status = 'running' returning j.id`,
+    ),
+    // Re-entrant for the same owner (refreshes the TTL); an expired lock is free.
+    tryLock: compile(
+      `with u as (update ${T} set lock_owner = $owner::text, lock_until = ${ts('$now::float8 + $ttl::float8')} ` +
+        `where id = $id::bigint and (lock_owner is null or lock_owner = $owner::text or lock_until <= ${now}) returning 1) ` +
+        `select (select count(*) from u)::int as got, exists (select 1 from ${T} where id = $id::bigint) as found`,
+    ),
+    unlock: compile(`update ${T} set lock_owner = null, lock_until = null where id = $id::bigint and lock_owner = $owner::text`),
+    remove: compile(`delete from ${T} where id = $id::bigint returning id`),
+    count: compile(
+      `select count(*)::float8 from ${T} where ($queue::text is null or queue_name = $queue::text) and ($statuses::text[] is null or status = any($statuses::text[]))`,
+    ),
+    list: compile(
+      `select ${J} from ${T} j where ($queue::text is null or j.queue_name = $queue::text) and ($statuses::text[] is null or j.status = any($statuses::text[])) ` +
+        `order by j.id limit $limit::bigint offset $offset::bigint`,
+    ),
+    stats: compile(
+      `select queue_name, status, count(*)::float8, min(${ms('run_at')}) filter (where status = 'queued' and run_at <= ${now}) ` +
+        `from ${T} group by queue_name, status order by queue_name, status`,
+    ),
+  };
+}
