@@ -171,6 +171,8 @@ export class DelayedImpl implements Delayed, ScopeOwner {
   private readonly byJobId = new Map<string, Task>();
   private readonly enqueuing = new Set<Promise<void>>();
   private resumeTimer: NodeJS.Timeout | null = null;
+  /** Timeouts of attempts in flight, cleared when close() abandons them so they do not hold the process open. */
+  private readonly attemptTimers = new Set<NodeJS.Timeout>();
 
   private unscoped: Task[] = [];
   private beforeExitHooked = false;
@@ -560,10 +562,12 @@ export class DelayedImpl implements Delayed, ScopeOwner {
       if (timeoutMs === null || !isThenable(started)) return await started;
       return await new Promise<unknown>((resolve, reject) => {
         timer = setTimeout(() => {
+          this.attemptTimers.delete(timer!);
           const err = new TaskTimeoutError(task?.name ?? ctx.job.type, timeoutMs);
           controller?.abort(err);
           reject(err);
         }, timeoutMs);
+        this.attemptTimers.add(timer);
         // Also handles a late rejection of a timed-out task, which would otherwise be unhandled.
         started.then(resolve, reject);
       });
@@ -579,7 +583,10 @@ export class DelayedImpl implements Delayed, ScopeOwner {
       });
       throw err;
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.attemptTimers.delete(timer);
+      }
     }
   }
 
@@ -686,6 +693,8 @@ export class DelayedImpl implements Delayed, ScopeOwner {
     }
     this.unscoped = [];
     this.byJobId.clear();
+    for (const timer of this.attemptTimers) clearTimeout(timer);
+    this.attemptTimers.clear();
     const unnamed = this.active + this.held - lost.length;
     this.logger.warn({ count: this.active + this.held }, 'close timed out: abandoning deferred work still pending');
     for (const task of lost) this.drop(task, 'close-timeout');

@@ -53,4 +53,11 @@ describe('scripts (child processes)', () => {
     expect(code).toBe(0);
     expect(stdout).toEqual(['flushing', 'deferred', 'exiting']);
   });
+
+  it('exits after close() gives up on a hanging task, without waiting for its timeout', async () => {
+    // The task has a 10-minute timeout: were its timer left running, the script would outlive this test.
+    const { code, stdout } = await runScript('script-close.ts');
+    expect(stdout).toEqual(['dropped hangs close-timeout', 'closed false']);
+    expect(code).toBe(0);
+  });
 });
