@@ -9,7 +9,10 @@ import { defineConfig } from 'vitest/config';
  * @param {import('vitest/config').ViteUserConfig['test']} [test]
  */
 export function jqVitestConfig(test = {}) {
-  const conditions = ['jqjobs-source', ...defaultServerConditions];
+  // Vite's server conditions include "module", which some packages (the AWS SDK)
+  // map to extensionless ESM for bundlers that Node cannot load when vitest
+  // externalises them: resolve dependencies the way Node does.
+  const conditions = ['jqjobs-source', ...defaultServerConditions.filter((c) => c !== 'module')];
   return defineConfig({
     resolve: { conditions },
     ssr: { resolve: { conditions, externalConditions: ['jqjobs-source'] } },

@@ -4,7 +4,7 @@ import { InvalidArgumentError, JobLockedError, JobNotFoundError } from './errors
 import { type Logger, type LogLevel, resolveLogger } from './logger.ts';
 import { prepareJob } from './prepare.ts';
 import type { JobStatus } from './status.ts';
-import type { Claim, ClaimRequest, ClaimedJob, EnqueueItem, Outcome, SettleResult, Store, StoreCapabilities } from './store.ts';
+import type { Claim, ClaimRequest, ClaimedJob, EnqueueItem, LockContext, Outcome, SettleResult, Store, StoreCapabilities } from './store.ts';
 import { type Clock, type EnqueueOptions, type EnqueuedJob, type JobFilter, type JobListOptions, type JobRecord, type NewJob, type QueueStats, type StatusChangeListener, systemClock } from './types.ts';
 import type { JobDefinition } from './define-job.ts';
 
@@ -91,19 +91,28 @@ export abstract class BaseStore implements Store {
     return jobs;
   }
 
-  async withLock<T>(jobId: string, fn: (job: JobRecord) => T | Promise<T>): Promise<T> {
+  async withLock<T>(jobId: string, fn: (job: JobRecord, lock: LockContext) => T | Promise<T>): Promise<T> {
     const owner = randomUUID();
     const got = await this.tryLock(String(jobId), owner, this.lockTtlMs);
     if (got === 'missing') throw new JobNotFoundError(String(jobId));
     if (got === 'locked') throw new JobLockedError(String(jobId));
+    const lost = new AbortController();
     // Refresh the lock while fn runs, so a long resolver keeps it but a dead process loses it.
     const refresh = setInterval(() => {
-      this.tryLock(String(jobId), owner, this.lockTtlMs).catch((err: unknown) => this.logger.warn({ err, jobId }, 'lock refresh failed'));
+      this.tryLock(String(jobId), owner, this.lockTtlMs).then(
+        (r) => {
+          if (r !== 'acquired') lost.abort(new JobLockedError(String(jobId)));
+        },
+        (err: unknown) => {
+          this.logger.warn({ err, jobId }, 'lock refresh failed');
+          lost.abort(err);
+        },
+      );
     }, Math.max(1000, Math.floor(this.lockTtlMs / 3)));
     refresh.unref();
     try {
       const job = await this.get(String(jobId));
-      return await fn(job);
+      return await fn(job, { signal: lost.signal });
     } finally {
       clearInterval(refresh);
       await this.unlock(String(jobId), owner);

@@ -11,10 +11,14 @@ export type JQJobsErrorCode =
   | 'JQ_STORE_CLOSED'
   | 'JQ_INVALID_ARGUMENT';
 
-/** Base class of every error JQJobs throws on purpose. `code` is stable across releases. */
+/**
+ * Base class of every error JQJobs throws on purpose. `code` is stable across
+ * releases: core's codes are `JQJobsErrorCode`; other `@jqjobs/*` packages add
+ * their own `JQ_*` codes.
+ */
 export class JQJobsError extends Error {
-  readonly code: JQJobsErrorCode;
-  constructor(code: JQJobsErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly code: JQJobsErrorCode | (string & {});
+  constructor(code: JQJobsErrorCode | (string & {}), message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -105,7 +109,7 @@ export class StoreClosedError extends JQJobsError {
 
 /** An argument to a store or worker method is malformed (e.g. a negative limit). */
 export class InvalidArgumentError extends JQJobsError {
-  constructor(message: string) {
-    super('JQ_INVALID_ARGUMENT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('JQ_INVALID_ARGUMENT', message, options);
   }
 }

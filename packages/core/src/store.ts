@@ -100,6 +100,12 @@ export interface SettleResult {
   next: ClaimedJob[];
 }
 
+/** Passed to a `withLock` callback. */
+export interface LockContext {
+  /** Aborted when the lock is lost while `fn` runs (its refresh failed or another holder took it after expiry). */
+  signal: AbortSignal;
+}
+
 /** Optional abilities a store declares so core and the kit adapt to it. */
 export interface StoreCapabilities {
   /** `waitForWork` returns as soon as a job becomes available (NOTIFY, blocking pop), not only on timeout. */
@@ -153,7 +159,7 @@ export interface Store {
    * is another holder.
    * @throws JobNotFoundError — no lock is left behind. JobLockedError — at once, no waiting.
    */
-  withLock<T>(jobId: string, fn: (job: JobRecord) => T | Promise<T>): Promise<T>;
+  withLock<T>(jobId: string, fn: (job: JobRecord, lock: LockContext) => T | Promise<T>): Promise<T>;
 
   /** From any status: attempt 0, `startAt`/`startedAt`/`endedAt` null, `errorMessage` null, status `queued`. Ends any claim. */
   restart(jobId: string): Promise<JobRecord>;

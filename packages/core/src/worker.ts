@@ -43,6 +43,12 @@ export interface WorkerOptions {
   detectHungJobsEvery?: number;
   /** A stable id for logs and the claim record. @default host:pid:random */
   workerId?: string;
+  /**
+   * Looks up a job type that is not in `jobs` (e.g. `getJobDefinition`, to run every
+   * type defined in this process). Consulted once per type name; the answer is cached.
+   * @default none: only `jobs` are run
+   */
+  resolveJobType?: (name: string) => JobDefinition<never> | undefined;
 }
 
 /** Why a worker stopped. */
@@ -107,6 +113,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   stopReason: StopReason | null = null;
 
   private readonly defs: Map<string, JobDefinition<unknown>>;
+  private readonly resolveJobType: ((name: string) => JobDefinition<never> | undefined) | undefined;
   private readonly queues: readonly string[] | null;
   private readonly concurrency: number;
   private readonly wakeupMs: number;
@@ -136,6 +143,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!options || !Array.isArray(options.jobs)) throw new InvalidArgumentError('Worker needs options.jobs: the job definitions it runs');
     this.store = store;
     this.defs = new Map(options.jobs.map((d) => [d.name, d as JobDefinition<unknown>]));
+    this.resolveJobType = options.resolveJobType;
     const q = options.queueName;
     this.queues = q === undefined || q === null ? null : typeof q === 'string' ? [q] : [...q];
     if (this.queues?.some((n) => typeof n !== 'string' || n.length === 0)) throw new InvalidArgumentError('queueName must be non-empty strings');
@@ -355,7 +363,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async execute(cj: ClaimedJob, slot: Slot): Promise<Outcome> {
     const job = cj.job;
-    const def = this.defs.get(job.type);
+    let def = this.defs.get(job.type);
+    if (!def && this.resolveJobType) {
+      def = this.resolveJobType(job.type) as JobDefinition<unknown> | undefined;
+      if (def) this.defs.set(job.type, def);
+    }
     if (!def) {
       return { status: 'failed', error: `Unknown job type "${job.type}": this worker runs ${[...this.defs.keys()].map((n) => JSON.stringify(n)).join(', ') || 'no types'}` };
     }
@@ -420,14 +432,28 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (this.listenerCount('job:wait_async') > 0) this.emit('job:wait_async', rec);
         break;
       case 'queued':
-        this.logger.info({ jobId: job.id, type: job.type, attempt: job.attemptNumber, error: outcome.error }, 'job failed, will retry');
+        this.logger.info({ ...this.jobFields(job), error: outcome.error }, 'job failed, will retry');
         this.emit('job:retry', rec, outcome.error);
         break;
       case 'failed':
-        this.logger.error({ jobId: job.id, type: job.type, attempt: job.attemptNumber, error: outcome.error }, 'job failed');
+        this.logger.error({ ...this.jobFields(job), error: outcome.error }, 'job failed');
         this.emit('job:fail', rec, outcome.error);
         break;
     }
+  }
+
+  /** Log fields naming a job, with its type's description when it has one. */
+  private jobFields(job: JobRecord): Record<string, unknown> {
+    const fields: Record<string, unknown> = { jobId: job.id, type: job.type, queue: job.queueName, attempt: job.attemptNumber };
+    const describe = this.defs.get(job.type)?.description;
+    if (describe) {
+      try {
+        fields.description = describe(job.payload);
+      } catch {
+        // A description is for humans; a broken one must not break logging.
+      }
+    }
+    return fields;
   }
 
   private async abandonInFlight(reason: string): Promise<void> {

@@ -527,9 +527,25 @@ export class MemoryStore extends BaseStore {
     if (this.waiters.size > 0) this.notify(row.queueName);
   }
 
-  /** Wakes waiters on this queue; for a delayed job the waiter re-enters waitForWork and sleeps until it is due. */
+  private wakeQueues: Set<string> | null = null;
+
+  /**
+   * Wakes waiters on this queue (for a delayed job the waiter re-enters
+   * waitForWork and sleeps until it is due). Deferred to the next turn of the
+   * event loop so the enqueue's own status event is reported before a woken
+   * worker claims the job.
+   */
   private notify(queueName: string): void {
-    for (const w of this.waiters) if (w.queues === null || w.queues.includes(queueName)) w.wake();
+    if (this.wakeQueues) {
+      this.wakeQueues.add(queueName);
+      return;
+    }
+    this.wakeQueues = new Set([queueName]);
+    setImmediate(() => {
+      const queues = this.wakeQueues!;
+      this.wakeQueues = null;
+      for (const w of this.waiters) if (w.queues === null || w.queues.some((q) => queues.has(q))) w.wake();
+    });
   }
 
   private dropRow(row: Row): void {
