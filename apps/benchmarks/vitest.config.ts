@@ -1,0 +1,3 @@
+import { jqVitestConfig } from '@jqjobs/config/vitest';
+
+export default jqVitestConfig();
