@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 const entry = await pickEntry();
 const { runCli } = await import(entry);
 process.exitCode = await runCli(process.argv.slice(2));
+// Exit on the code even if a library left a handle open; unref'd, so a clean
+// process exits at once without waiting for it.
+setTimeout(() => process.exit(), 3000).unref();
 
 async function pickEntry() {
   let resolved = null;
