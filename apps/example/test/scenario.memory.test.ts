@@ -1,0 +1,3 @@
+import { scenarioTests } from './scenario-suite.ts';
+
+scenarioTests('memory', async () => null);
