@@ -140,6 +140,42 @@ describe('runWorkerProcess (in process)', () => {
     expect(store.settles).toHaveLength(1);
   });
 
+  it('does not start a job claimed by a settle that was in flight when the worker was told to stop', async () => {
+    const store = new FakeStore();
+    store.add('proc-noop', {});
+    store.add('proc-noop', {});
+    const realSettle = store.settle.bind(store);
+    let worker: Worker | null = null;
+    store.settle = async (claim, outcome, next) => {
+      worker!.stop();
+      return realSettle(claim, outcome, next);
+    };
+    const code = await runWorkerProcess(store, { ...quick, jobs: [noop], logger: 'silent', onWorker: (w) => (worker = w) });
+    expect(code).toBe(WorkerExitCode.Stopped);
+    expect((await store.jobs()).map((j) => [j.status, j.attemptNumber])).toEqual([
+      ['completed', 1],
+      ['queued', 0],
+    ]);
+  });
+
+  it('logs job descriptions and passes the real store to jobs', async () => {
+    const store = new FakeStore();
+    store.add('proc-described', { to: 'a@example.com' });
+    let seenStore: unknown = null;
+    const described = defineJob<{ to: string }>({
+      name: 'proc-described',
+      description: (p) => `email to ${p.to}`,
+      run: (_p, ctx) => {
+        seenStore = ctx.store;
+      },
+    });
+    const { logger, records } = capture();
+    expect(await runWorkerProcess(store, { ...quick, jobs: [described], exitIfNoJobs: true, logger })).toBe(0);
+    expect(records.find((r) => r.msg === 'job started')).toMatchObject({ description: 'email to a@example.com' });
+    expect(records.find((r) => r.msg === 'job completed')).toMatchObject({ description: 'email to a@example.com' });
+    expect(typeof (seenStore as FakeStore).add).toBe('function');
+  });
+
   it('treats a watched file that appears later as a change', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'jq-proc-'));
     tmpDirs.push(dir);
