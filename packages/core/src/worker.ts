@@ -348,8 +348,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const wantNext = this.memoryOk(false) && this.reserve();
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
         if (wantNext && next.length === 0) this.claimed--;
-        if (slot.abandoned) {
-          if (next.length) await this.releaseClaims(next);
+        if (slot.abandoned || this.stopping) {
+          // A stop that arrived while the settle was in flight: the job it claimed
+          // next was never started, so it goes back untouched.
+          if (next.length) {
+            this.claimed -= next.length;
+            await this.releaseClaims(next);
+          }
           break;
         }
         cj = next[0];
