@@ -1,8 +1,5 @@
 import { InvalidArgumentError } from '@jqjobs/core';
 
-/** Ids per record hash: records live in small hashes (`<base>:j:<id div 128>`) so Redis keeps them compact. */
-export const CHUNK = 128;
-
 /**
  * The key layout, written down once. Every key starts with `{<prefix>}`, so all
  * keys of one store hash to the same Redis Cluster slot and every Lua script can
@@ -33,6 +30,7 @@ export function keyLayout(prefix: string): KeyLayout {
     wake: (queue) => `${base}:wk:${queue}`,
     wakeAll: `${base}:wka`,
     queues: `${base}:queues`,
-    record: (id) => `${base}:j:${Math.floor(Number(id) / CHUNK)}`,
+    // Records live in small hashes of 100 ids (the id without its last two digits), which Redis stores compactly.
+    record: (id) => `${base}:j:${id.length > 2 ? id.slice(0, -2) : '0'}`,
   };
 }

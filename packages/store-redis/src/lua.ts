@@ -7,7 +7,7 @@
  * Key layout (B = `{prefix}`, q = a queue name, always last; p = a priority):
  *
  *   B:id           string  last job id (INCR)
- *   B:j:<n>        hash    job records for ids n*128 … n*128+127 (MessagePack, see codec.ts)
+ *   B:j:<n>        hash    job records for ids n*100 … n*100+99, n = the id without its last two digits (MessagePack, see codec.ts)
  *   B:chunks       zset    record hashes that exist, by n (for listing in id order)
  *   B:co           hash    coalesce id → job id
  *   B:queues       zset    known queues → earliest run time of their delayed jobs (+inf: none)
@@ -22,46 +22,74 @@
  *   B:wk:q, B:wka  zset    wake-up tokens for blocked waiters (BZPOPMIN)
  */
 
-const PRELUDE = `
+const HEADER = `
 local B = KEYS[1]
 local NOW = tonumber(ARGV[1])
-local CHUNK = 128
 local S, TY, PL, Q, PR, AT, MA, CR, RA, SA, DC, ST, EN, ER, CO, MR, BO, TK, WK = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
 local NF = 19
 local QUEUED, RUNNING, WAITING, COMPLETED, FAILED = 1, 2, 3, 4, 5
+`;
 
-local function fmt(n) return string.format('%.0f', n) end
+/** Helpers, each defined after what it uses; a script includes only those it references. */
+const LIB: readonly (readonly [names: readonly string[], code: string])[] = [
+  [['fmt'], `
+-- Integer to string. "now" is formatted already (ARGV[1]); others need sprintf, which is slow in Redis's Lua.
+local function fmt(n)
+  if n == NOW then return ARGV[1] end
+  return string.format('%.0f', n)
+end
+`],
+  [['num'], `
 local function num(s)
   if s == 'inf' or s == '+inf' then return math.huge end
   if s == '-inf' then return -math.huge end
   return tonumber(s)
 end
-local function ck(id) return B .. ':j:' .. fmt(math.floor(tonumber(id) / CHUNK)) end
+`],
+  [['ck'], `
+-- The record hash of an id: the id without its last two digits (string work, no number formatting).
+local function ck(id)
+  if #id > 2 then return B .. ':j:' .. string.sub(id, 1, -3) end
+  return B .. ':j:0'
+end
+`],
+  [['pack'], `
 local function pack(r)
   local n = NF
   while n > DC and not r[n] do r[n] = nil; n = n - 1 end
   for i = 1, n do if r[i] == nil then r[i] = false end end
   return cmsgpack.pack(r)
 end
+`],
+  [['getRec'], `
 local function getRec(id)
   local raw = redis.call('HGET', ck(id), id)
   if not raw then return nil, false end
   return cmsgpack.unpack(raw), raw
 end
+`],
+  [['putRec'], `
 local function putRec(id, r)
   local raw = pack(r)
   redis.call('HSET', ck(id), id, raw)
   return raw
 end
+`],
+  [['sm'], `
 -- Straggler members sort by id: a length byte, then the digits.
 local function sm(id) return string.char(64 + #id) .. id end
+`],
+  [['laneKey'], `
 local function laneKey(q, kind, ps) return B .. ':' .. kind .. ':' .. ps .. ':' .. q end
-
+`],
+  [['wake'], `
 local WOKE, WOKEN = {}, {}
 local function wake(q, n)
   if not WOKE[q] then WOKE[q] = 0; WOKEN[#WOKEN + 1] = q end
   WOKE[q] = WOKE[q] + n
 end
+`],
+  [['flushWake'], `
 local function flushWake()
   for _, q in ipairs(WOKEN) do
     local n = math.min(WOKE[q], 16)
@@ -70,13 +98,16 @@ local function flushWake()
     redis.call('ZADD', B .. ':wk:' .. q, unpack(args))
   end
 end
-
+`],
+  [['ensureQueue'], `
+-- Registers q; a new queue wakes the waiters on every queue (they then watch it too).
 local function ensureQueue(q)
   if redis.call('ZADD', B .. ':queues', 'NX', '+inf', q) == 1 then
-    redis.call('ZADD', B .. ':wka', 0, 1)
+    redis.call('ZADD', B .. ':wka', 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8)
   end
 end
-
+`],
+  [['insertReady'], `
 -- A due job joins its lane: appended when it is not earlier than the tail (almost always),
 -- else kept in the lane's straggler zset, which the claim merges by run time.
 local function insertReady(id, q, p, runAt)
@@ -99,13 +130,16 @@ local function insertReady(id, q, p, runAt)
     redis.call('ZADD', B .. ':p:' .. q, 0 - p, 's' .. ps)
   end
 end
-
+`],
+  [['addDelayed'], `
 local function addDelayed(id, q, p, runAt)
   redis.call('ZADD', B .. ':d:' .. q, runAt, fmt(p) .. ':' .. id)
-  -- LT also adds a missing queue; CH tells whether the queue's next due time moved earlier.
+  ensureQueue(q)
+  -- CH: the queue's next due time moved earlier, so waiters must shorten their sleep.
   if redis.call('ZADD', B .. ':queues', 'LT', 'CH', runAt, q) == 1 then wake(q, 1) end
 end
-
+`],
+  [['place'], `
 -- Puts a queued record where it belongs by its run time.
 local function place(id, r)
   if r[RA] <= NOW then
@@ -115,14 +149,16 @@ local function place(id, r)
     addDelayed(id, r[Q], r[PR], r[RA])
   end
 end
-
+`],
+  [['removeQueued'], `
 local function removeQueued(id, r)
   local q, ps = r[Q], fmt(r[PR])
   if redis.call('ZREM', B .. ':d:' .. q, ps .. ':' .. id) == 1 then return end
   if redis.call('ZREM', laneKey(q, 's', ps), sm(id)) == 1 then return end
   redis.call('LREM', laneKey(q, 'l', ps), 1, fmt(r[RA]) .. ':' .. id)
 end
-
+`],
+  [['unindex'], `
 -- Takes a record out of the index of its current status.
 local function unindex(id, r)
   local q, s = r[Q], r[S]
@@ -133,7 +169,8 @@ local function unindex(id, r)
   elseif s == FAILED then redis.call('ZREM', B .. ':f:' .. q, id) end
   if (s == RUNNING or s == WAITING) and r[MR] then redis.call('ZREM', B .. ':mr', id) end
 end
-
+`],
+  [['applyOutcome'], `
 -- Applies an outcome to a running or parked record already taken out of its index
 -- (the maxRuntime entry stays only for 'w'). Returns the record as it is now.
 local function applyOutcome(id, r, oc, err, delay, maxAtt)
@@ -161,7 +198,8 @@ local function applyOutcome(id, r, oc, err, delay, maxAtt)
   end
   return putRec(id, r)
 end
-
+`],
+  [['promote'], `
 -- Moves delayed jobs of q whose run time has come into their lanes.
 local function promote(q)
   local dk = B .. ':d:' .. q
@@ -181,7 +219,8 @@ local function promote(q)
   local nx = redis.call('ZRANGE', dk, 0, 0, 'WITHSCORES')
   redis.call('ZADD', B .. ':queues', nx[2] or '+inf', q)
 end
-
+`],
+  [['claimQueues'], `
 -- The queues a claim looks at (all known ones for nil), promoting due delayed jobs on the way.
 local function claimQueues(spec)
   local names = {}
@@ -202,7 +241,8 @@ local function claimQueues(spec)
   end
   return names
 end
-
+`],
+  [['topLanes'], `
 local function topLanes(q)
   local r = redis.call('ZRANGE', B .. ':p:' .. q, 0, 1, 'WITHSCORES')
   if #r == 0 then return false end
@@ -210,7 +250,8 @@ local function topLanes(q)
   if r[3] and num(r[4]) == num(r[2]) then lanes[2] = r[3] end
   return { p = -num(r[2]), lanes = lanes }
 end
-
+`],
+  [['headOfLane'], `
 local function headOfLane(q, lane)
   local kind, ps = string.sub(lane, 1, 1), string.sub(lane, 2)
   local key = laneKey(q, kind, ps)
@@ -224,9 +265,11 @@ local function headOfLane(q, lane)
   if #z == 0 then return nil end
   return { q = q, kind = 's', key = key, lane = lane, elem = z[1], at = num(z[2]), id = string.sub(z[1], 2) }
 end
-
+`],
+  [['dropLane'], `
 local function dropLane(q, lane) redis.call('ZREM', B .. ':p:' .. q, lane) end
-
+`],
+  [['pickBest'], `
 -- The best due job across names by (priority desc, run time, id); lanes found empty are dropped.
 local function pickBest(names, state)
   for _ = 1, 64 do
@@ -257,7 +300,8 @@ local function pickBest(names, state)
   end
   return nil
 end
-
+`],
+  [['take'], `
 -- Takes up to n ids from the chosen lane (n only when it is the single best lane).
 local function take(best, state, n)
   if best.direct then
@@ -272,7 +316,8 @@ local function take(best, state, n)
   state[best.q] = nil
   return { best.id }
 end
-
+`],
+  [['claimJobs'], `
 -- Claims up to L due jobs from names; appends id, token, record for each to out.
 local function claimJobs(names, L, workerId, leaseMs, tokPrefix, out)
   local state = {}
@@ -295,7 +340,8 @@ local function claimJobs(names, L, workerId, leaseMs, tokPrefix, out)
     end
   end
 end
-
+`],
+  [['queueCount'], `
 local function queueCount(q)
   local n = redis.call('ZCARD', B .. ':d:' .. q)
   for _, lane in ipairs(redis.call('ZRANGE', B .. ':p:' .. q, 0, -1)) do
@@ -305,14 +351,17 @@ local function queueCount(q)
   end
   return n
 end
-
+`],
+  [['statusCount'], `
 local function statusCount(q, code)
   if code == QUEUED then return queueCount(q) end
   local k = ({ [RUNNING] = ':r:', [WAITING] = ':w:', [COMPLETED] = ':c:', [FAILED] = ':f:' })[code]
   if not k then return 0 end
   return redis.call('ZCARD', B .. k .. q)
 end
-`;
+`],
+];
+
 
 /**
  * insertJobs. ARGV: now, n, then 10 per job: type, payload, queue, priority,
@@ -358,11 +407,12 @@ if #fresh > 0 then
     local cid = ARGV[a + 9]
     if cid ~= '' then r[CO] = cid; redis.call('HSET', B .. ':co', cid, id) end
     if ARGV[a + 10] ~= '' then r[BO] = ARGV[a + 10] end
-    if idn % CHUNK == 0 or idn == 1 then
-      redis.call('ZADD', B .. ':chunks', math.floor(idn / CHUNK), math.floor(idn / CHUNK))
+    if idn % 100 == 0 or idn == 1 then
+      local chunk = math.floor(idn / 100)
+      redis.call('ZADD', B .. ':chunks', chunk, chunk)
       -- Forget record hashes that emptied out (Redis deletes an empty hash).
       for _, c in ipairs(redis.call('ZRANGE', B .. ':chunks', 0, 1)) do
-        if tonumber(c) < math.floor(idn / CHUNK) and redis.call('EXISTS', B .. ':j:' .. c) == 0 then redis.call('ZREM', B .. ':chunks', c) end
+        if tonumber(c) < chunk and redis.call('EXISTS', B .. ':j:' .. c) == 0 then redis.call('ZREM', B .. ':chunks', c) end
       end
     end
     putRec(id, r)
@@ -667,7 +717,7 @@ const LIST_SCAN = `
 local queue, offset, limit = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local want = {}
 for c in string.gmatch(ARGV[3], '%d') do want[tonumber(c)] = true end
-local current = math.floor(tonumber(redis.call('GET', B .. ':id') or '0') / CHUNK)
+local current = math.floor(tonumber(redis.call('GET', B .. ':id') or '0') / 100)
 local chunks = redis.call('ZRANGEBYSCORE', B .. ':chunks', ARGV[6], '+inf', 'LIMIT', 0, tonumber(ARGV[7]))
 local skipped, got = 0, 0
 local out = { 0, -1 }
@@ -785,5 +835,15 @@ export type ScriptName = keyof typeof SCRIPTS;
 
 /** The full source of a script: the shared prelude and its body. */
 export function scriptSource(name: ScriptName): string {
-  return PRELUDE + SCRIPTS[name];
+  // Helpers are closures created on every call, so a script carries only those it uses.
+  const body = SCRIPTS[name];
+  const refers = (code: string, fn: string) => new RegExp(`\\b${fn}\\b`).test(code);
+  let code = body;
+  for (let i = LIB.length - 1; i >= 0; i--) {
+    const [names, src] = LIB[i]!;
+    if (names.some((n) => refers(code, n))) {
+      code = src + code;
+    }
+  }
+  return HEADER + code;
 }

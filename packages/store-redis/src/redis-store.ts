@@ -23,6 +23,7 @@ import {
   type QueueStats,
   type SettleResult,
   StoreClosedError,
+  StoreConnectionError,
   type StoreCapabilities,
 } from '@jqjobs/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
@@ -72,6 +73,8 @@ const MAX_PAYLOAD_LIMIT = 512 * 1024 * 1024 - 64 * 1024;
 const CLAIM_CACHE_MAX = 100_000;
 const HUNG_LEASE_MESSAGE = 'hung: the worker stopped heartbeating (lease expired)';
 const RELEASE_MESSAGE = 'released by a stopping worker';
+/** How long a command waits for a (re)connecting connection before it fails. */
+const READY_WAIT_MS = 3000;
 
 /** What the store remembers about a claim it handed out, so the settle needs no extra read. */
 interface OpenClaim {
@@ -114,6 +117,10 @@ export class RedisStore extends BaseStore {
   private readonly inflight = new Set<Inflight>();
   private epoch = 0;
   private recoverTokens: string[] = [];
+  private ready: Promise<void> | null = null;
+  private lastError: unknown = null;
+  /** When our own connection stopped being ready (wall time); Infinity while it is ready. */
+  private downSince = Date.now();
   private recovering = false;
   private closed = false;
 
@@ -146,18 +153,23 @@ export class RedisStore extends BaseStore {
       const base: RedisOptions = {
         // A lost reply must not be replayed: a replayed claim would take a second job.
         autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 5,
         connectTimeout: 5000,
-        commandTimeout: 30_000,
         ...redisOptions,
       };
-      this.client = new Redis(url, { ...base, connectionName: `${name}:cmd` });
+      // Commands are written only on a ready connection (see send()), so each one is either
+      // surely not sent or followed until its reply or the loss of its connection.
+      this.client = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: 30_000, connectionName: `${name}:cmd` });
       this.ownsClient = true;
-      this.client.on('error', (err: unknown) => this.logger.debug({ err }, 'redis connection error'));
-      // Commands written before the connection dropped get no reply (they are not replayed): fail them now.
+      this.client.on('error', (err: unknown) => {
+        this.lastError = err;
+        this.logger.debug({ err }, 'redis connection error');
+      });
       this.client.on('close', () => this.failInflight());
-      this.client.on('ready', () => void this.flushRecover());
-      connect = () => new Redis(url, { ...base, commandTimeout: undefined, maxRetriesPerRequest: null, connectionName: `${name}:wait` });
+      this.client.on('ready', () => {
+        this.downSince = Infinity;
+        void this.flushRecover();
+      });
+      connect = () => new Redis(url, { ...base, maxRetriesPerRequest: null, connectionName: `${name}:wait` });
     } else {
       throw new InvalidArgumentError('RedisStore needs { url } or { client }');
     }
@@ -170,7 +182,7 @@ export class RedisStore extends BaseStore {
       logger: this.logger,
       connect,
       peek: async (conn, queues) => {
-        const reply = (await this.scripts.run(conn, 'peek', [this.now(), ...queueArgs(queues)])) as Buffer[];
+        const reply = (await this.scripts.run(conn, 'peek', [this.ms(), ...queueArgs(queues)])) as Buffer[];
         const names = reply.map((b) => b.toString());
         const last = names.pop() ?? '+inf';
         return { names, nextDue: last === '+inf' ? Infinity : Number(last) };
@@ -203,7 +215,7 @@ export class RedisStore extends BaseStore {
         j.backoff === null ? '' : JSON.stringify(j.backoff),
       );
     }
-    const now = this.now();
+    const now = this.ms();
     args[0] = now;
     const reply = (await this.exec('enqueue', args)) as (Buffer | null)[];
     const out: EnqueuedJob[] = [];
@@ -250,7 +262,7 @@ export class RedisStore extends BaseStore {
     if (!isCanonicalId(id)) throw new JobNotFoundError(String(id));
     let raw: Buffer | null;
     try {
-      raw = await this.track(this.client.hgetBuffer(this.keys.record(id), id));
+      raw = await this.send(() => this.client.hgetBuffer(this.keys.record(id), id));
     } catch (err) {
       throw wrapRedisError(err, 'get');
     }
@@ -262,7 +274,7 @@ export class RedisStore extends BaseStore {
     this.assertOpen();
     if (typeof coalesceId !== 'string') throw new InvalidArgumentError('getByCoalesceId expects a string');
     if (coalesceId.length === 0) return null;
-    const reply = (await this.exec('byCoalesce', [this.now(), coalesceId])) as Buffer[] | null;
+    const reply = (await this.exec('byCoalesce', [this.ms(), coalesceId])) as Buffer[] | null;
     if (!reply) return null;
     return decodeJob(reply[0]!.toString(), reply[1]!).record;
   }
@@ -272,7 +284,7 @@ export class RedisStore extends BaseStore {
     const codes = statusCodes(normalizeStatusFilter(filter?.status));
     const queue = queueFilter(filter?.queueName);
     if (queue === null) return 0;
-    return Number(await this.exec('count', [this.now(), queue, codes]));
+    return Number(await this.exec('count', [this.ms(), queue, codes]));
   }
 
   async jobs(options: JobListOptions = {}): Promise<JobRecord[]> {
@@ -284,13 +296,13 @@ export class RedisStore extends BaseStore {
     const codes = statusCodes(statuses);
     const out: JobRecord[] = [];
     if (statuses !== null && !statuses.includes('queued')) {
-      const reply = (await this.exec('listIndex', [this.now(), queue, codes, offset, limit])) as Buffer[];
+      const reply = (await this.exec('listIndex', [this.ms(), queue, codes, offset, limit])) as Buffer[];
       for (let i = 0; i < reply.length; i += 2) out.push(decodeJob(reply[i]!.toString(), reply[i + 1]!).record);
       return out;
     }
     let chunk = 0;
     for (;;) {
-      const reply = (await this.exec('listScan', [this.now(), queue, codes, offset, limit, chunk, 64])) as (Buffer | number)[];
+      const reply = (await this.exec('listScan', [this.ms(), queue, codes, offset, limit, chunk, 64])) as (Buffer | number)[];
       offset -= Number(reply[0]);
       const next = Number(reply[1]);
       for (let i = 2; i < reply.length; i += 2) out.push(decodeJob(String(reply[i]), reply[i + 1] as Buffer).record);
@@ -302,7 +314,7 @@ export class RedisStore extends BaseStore {
 
   async stats(): Promise<QueueStats[]> {
     this.assertOpen();
-    const now = this.now();
+    const now = this.ms();
     const reply = (await this.exec('stats', [now])) as (Buffer | number | null)[];
     const out: QueueStats[] = [];
     for (let i = 0; i < reply.length; i += 7) {
@@ -323,7 +335,7 @@ export class RedisStore extends BaseStore {
   async restart(jobId: string): Promise<JobRecord> {
     this.assertOpen();
     if (!isCanonicalId(jobId)) throw new JobNotFoundError(String(jobId));
-    const reply = (await this.exec('restart', [this.now(), jobId])) as [number, Buffer?];
+    const reply = (await this.exec('restart', [this.ms(), jobId])) as [number, Buffer?];
     if (reply[0] === -1) throw new JobNotFoundError(jobId);
     const rec = decodeJob(jobId, reply[1]!).record;
     const old = STATUS_BY_CODE[reply[0]]!;
@@ -334,12 +346,12 @@ export class RedisStore extends BaseStore {
   protected async removeJob(jobId: string): Promise<boolean> {
     this.assertOpen();
     if (!isCanonicalId(jobId)) return false;
-    return Number(await this.exec('remove', [this.now(), jobId])) === 1;
+    return Number(await this.exec('remove', [this.ms(), jobId])) === 1;
   }
 
   async detectHungJobs(): Promise<number> {
     this.assertOpen();
-    const reply = (await this.exec('hung', [this.now(), LIMITS.mulliganCap, HUNG_LEASE_MESSAGE])) as (number | Buffer)[];
+    const reply = (await this.exec('hung', [this.ms(), LIMITS.mulliganCap, HUNG_LEASE_MESSAGE])) as (number | Buffer)[];
     let n = 0;
     for (let i = 0; i < reply.length; i += 4) {
       n++;
@@ -369,13 +381,13 @@ export class RedisStore extends BaseStore {
   protected async tryLock(jobId: string, owner: string, ttlMs: number): Promise<LockAttempt> {
     this.assertOpen();
     if (!isCanonicalId(jobId)) return 'missing';
-    const reply = await this.exec('lock', [this.now(), jobId, owner, Math.ceil(ttlMs)]);
+    const reply = await this.exec('lock', [this.ms(), jobId, owner, Math.ceil(ttlMs)]);
     return String(reply) as LockAttempt;
   }
 
   protected async unlock(jobId: string, owner: string): Promise<void> {
     if (!isCanonicalId(jobId) || this.closed) return;
-    await this.exec('unlock', [this.now(), jobId, owner]);
+    await this.exec('unlock', [this.ms(), jobId, owner]);
   }
 
   // ----- worker primitives -------------------------------------------------------
@@ -383,7 +395,7 @@ export class RedisStore extends BaseStore {
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.assertOpen();
     const claimArgs = this.claimArgs(request);
-    const reply = (await this.exec('work', [this.now(), '', '', '', '', 0, '', '', '', 0, ...claimArgs.args], claimArgs.tokens)) as (Buffer | number | null)[];
+    const reply = (await this.exec('work', [this.ms(), '', '', '', '', 0, '', '', '', 0, ...claimArgs.args], claimArgs.tokens)) as (Buffer | number | null)[];
     return this.claimed(reply, 2);
   }
 
@@ -393,7 +405,7 @@ export class RedisStore extends BaseStore {
     const enc = encodeOutcome(outcome);
     const open = this.openClaims.get(claim.token);
     const claimArgs = next ? this.claimArgs(next) : null;
-    const now = this.now();
+    const now = this.ms();
     const args: Arg[] = [
       now,
       claim.jobId,
@@ -411,7 +423,7 @@ export class RedisStore extends BaseStore {
     try {
       reply = (await this.exec('work', args, claimArgs?.tokens)) as (Buffer | number | null)[];
     } catch (err) {
-      if (err instanceof ConnectionLostError) this.uncertainSettles.set(claim.token, outcome);
+      if (err instanceof StoreConnectionError) this.uncertainSettles.set(claim.token, outcome);
       throw err;
     }
     this.openClaims.delete(claim.token);
@@ -438,7 +450,7 @@ export class RedisStore extends BaseStore {
     this.assertOpen();
     if (!isCanonicalId(jobId)) throw new JobNotFoundError(String(jobId));
     const enc = encodeOutcome(outcome);
-    const reply = (await this.exec('settleWait', [this.now(), jobId, enc.code, enc.error, enc.delayMs, enc.maxAttempts])) as [number, Buffer?];
+    const reply = (await this.exec('settleWait', [this.ms(), jobId, enc.code, enc.error, enc.delayMs, enc.maxAttempts])) as [number, Buffer?];
     if (reply[0] === -1) throw new JobNotFoundError(jobId);
     const job = reply[1] ? decodeJob(jobId, reply[1]).record : null;
     const applied = reply[0] === 1;
@@ -452,7 +464,7 @@ export class RedisStore extends BaseStore {
     this.assertOpen();
     if (!Array.isArray(claims)) throw new InvalidArgumentError('release expects an array of claims');
     if (claims.length === 0) return;
-    const args: Arg[] = [this.now(), claims.length];
+    const args: Arg[] = [this.ms(), claims.length];
     for (const c of claims) {
       args.push(String(c.jobId), String(c.token));
       this.openClaims.delete(c.token);
@@ -469,7 +481,7 @@ export class RedisStore extends BaseStore {
     if (!Array.isArray(claims)) throw new InvalidArgumentError('extendLeases expects an array of claims');
     if (!Number.isFinite(leaseMs) || leaseMs < 0) throw new InvalidArgumentError('leaseMs must be a number ≥ 0');
     if (claims.length === 0) return [];
-    const args: Arg[] = [this.now(), Math.ceil(leaseMs), claims.length];
+    const args: Arg[] = [this.ms(), Math.ceil(leaseMs), claims.length];
     for (const c of claims) args.push(String(c.jobId), String(c.token), this.openClaims.get(c.token)?.queue ?? '');
     const lost = ((await this.exec('extend', args)) as Buffer[]).map((b) => b.toString());
     if (lost.length > 0) {
@@ -527,9 +539,10 @@ export class RedisStore extends BaseStore {
    */
   private async exec(name: ScriptName, args: readonly Arg[], claimTokens?: readonly string[]): Promise<unknown> {
     try {
-      return await this.track(this.scripts.run(this.client, name, args));
+      return await this.send(() => this.scripts.run(this.client, name, args));
     } catch (err) {
-      if (err instanceof ConnectionLostError && claimTokens?.length) {
+      // Any failure may hide a claim that went through (lost reply, timeout): hand such jobs back.
+      if (claimTokens?.length) {
         this.recoverTokens.push(...claimTokens);
         void this.flushRecover();
       }
@@ -537,26 +550,73 @@ export class RedisStore extends BaseStore {
     }
   }
 
-  /** Follows a command written on our own connection, so that losing the connection fails it instead of leaving it pending forever. */
-  private track<T>(p: Promise<T>): Promise<T> {
-    if (!this.ownsClient || (this.client as Redis).status !== 'ready') return p;
-    return new Promise<T>((resolve, reject) => {
-      const entry: Inflight = { reject, epoch: this.epoch };
-      this.inflight.add(entry);
-      p.then(
-        (v) => {
-          this.inflight.delete(entry);
-          resolve(v);
-        },
-        (e: unknown) => {
-          this.inflight.delete(entry);
-          reject(e as Error);
-        },
-      );
+  /**
+   * Sends a command. On a connection the store owns, it waits (briefly) for the
+   * connection to be ready and follows the command until its reply: if the
+   * connection drops first, the command fails with `ConnectionLostError` rather than
+   * staying pending forever (ioredis drops unanswered commands it does not replay).
+   */
+  private async send<T>(command: () => Promise<T>): Promise<T> {
+    if (!this.ownsClient) return command();
+    const client = this.client as Redis;
+    for (let attempt = 0; ; attempt++) {
+      if (client.status !== 'ready') await this.whenReady();
+      const p = command();
+      if (client.status !== 'ready') {
+        // Refused without being sent (no offline queue): safe to try again once ready.
+        await p.catch(() => undefined);
+        if (attempt < 3) continue;
+        return p;
+      }
+      return new Promise<T>((resolve, reject) => {
+        const entry: Inflight = { reject, epoch: this.epoch };
+        this.inflight.add(entry);
+        p.then(
+          (v) => {
+            this.inflight.delete(entry);
+            resolve(v);
+          },
+          (e: unknown) => {
+            this.inflight.delete(entry);
+            reject(e as Error);
+          },
+        );
+      });
+    }
+  }
+
+  private whenReady(): Promise<void> {
+    const client = this.client as Redis;
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'end' || this.closed) return Promise.reject(new StoreClosedError());
+    const downFor = Date.now() - this.downSince;
+    // Down for longer than a caller would wait: fail at once instead of making every call wait.
+    if (downFor > READY_WAIT_MS) return Promise.reject(this.unreachable(client.status, downFor));
+    this.ready ??= new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        this.ready = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new StoreConnectionError('The Redis connection was closed', { cause: this.lastError }));
+      const timer = setTimeout(() => done(this.unreachable(client.status, Date.now() - this.downSince)), READY_WAIT_MS - downFor);
+      client.on('ready', onReady);
+      client.on('end', onEnd);
     });
+    return this.ready;
+  }
+
+  private unreachable(status: string, forMs: number): StoreConnectionError {
+    const why = this.lastError instanceof Error ? `: ${this.lastError.message}` : '';
+    return new StoreConnectionError(`Redis is not reachable (connection ${status} for ${Math.round(forMs)} ms)${why}`, { cause: this.lastError });
   }
 
   private failInflight(): void {
+    if (this.downSince === Infinity) this.downSince = Date.now();
     const epoch = this.epoch++;
     for (const entry of [...this.inflight]) {
       if (entry.epoch !== epoch) continue;
@@ -573,7 +633,7 @@ export class RedisStore extends BaseStore {
       while (this.recoverTokens.length > 0 && !this.closed) {
         const tokens = this.recoverTokens.slice(0, 500);
         try {
-          const released = (await this.track(this.scripts.run(this.client, 'recover', [this.now(), tokens.length, ...tokens]))) as Buffer[];
+          const released = (await this.send(() => this.scripts.run(this.client, 'recover', [this.ms(), tokens.length, ...tokens]))) as Buffer[];
           this.recoverTokens.splice(0, tokens.length);
           if (released.length > 0) this.logger.warn({ jobIds: released.map(String) }, 'handed back jobs whose claim reply was lost with the connection');
         } catch (err) {
@@ -590,7 +650,7 @@ export class RedisStore extends BaseStore {
     try {
       const nodes: Redis[] = (this.client as Cluster).isCluster ? await clusterMasters(this.client as Cluster) : [this.client as Redis];
       for (const node of nodes) {
-        const info = await node.info('memory');
+        const info = node === this.client ? await this.send(() => node.info('memory')) : await node.info('memory');
         const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
         if (policy && policy !== 'noeviction') {
           this.logger.warn(
@@ -603,6 +663,11 @@ export class RedisStore extends BaseStore {
     } catch (err) {
       this.logger.debug({ err }, 'could not read maxmemory-policy');
     }
+  }
+
+  /** Store time in whole ms (Date precision); scripts format it once and reuse the string. */
+  private ms(): number {
+    return Math.floor(this.clock.now());
   }
 
   private assertOpen(): void {

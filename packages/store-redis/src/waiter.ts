@@ -60,33 +60,14 @@ export class Waiter {
       released = true;
       conn.busy = false;
       conn.interrupt = null;
-      if (this.closed || !this.all.has(conn)) return;
-      this.idle.push(conn);
+      if (!this.closed && this.all.has(conn)) this.idle.push(conn);
     };
-    let peek: { names: string[]; nextDue: number };
-    try {
-      peek = await this.deps.peek(conn.client, queues);
-    } catch (err) {
-      release();
-      throw err;
-    }
-    let ms = timeoutMs;
-    if (Number.isFinite(peek.nextDue)) ms = Math.min(ms, peek.nextDue - this.deps.clock.now());
-    if (ms <= 0 || signal?.aborted || this.closed) {
-      release();
-      return;
-    }
-    ms = Math.max(1, Math.min(ms, this.deps.blockMaxMs));
-    const keys = peek.names.map((q) => this.deps.keys.wake(q));
-    if (queues === null) keys.push(this.deps.keys.wakeAll);
-    if (keys.length === 0) {
-      release();
-      await abortableSleep(ms, signal);
-      return;
-    }
-
+    // Every step below can be cut short: abort, a closed connection, or the watchdog.
+    // A command whose connection dropped may never answer, so nothing here waits on one alone.
+    let failed = false;
     await new Promise<void>((resolve) => {
       let done = false;
+      let watchdog: NodeJS.Timeout | undefined;
       const finish = () => {
         if (done) return;
         done = true;
@@ -94,34 +75,57 @@ export class Waiter {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       };
+      const arm = (ms: number) => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          this.deps.logger.warn({ waitedMs: ms }, 'redis wake-up connection did not answer in time; replacing it');
+          this.discard(conn);
+          finish();
+        }, ms);
+        watchdog.unref?.();
+      };
       const onAbort = () => {
         // Free the connection now rather than when its block times out.
         if (conn.id !== null && this.deps.unblock) this.deps.unblock(conn.id).catch(() => {});
         finish();
       };
-      const watchdog = setTimeout(() => {
-        this.deps.logger.warn({ blockMs: ms }, 'redis wake-up connection did not answer in time; replacing it');
-        this.discard(conn);
-        finish();
-      }, ms + this.deps.watchdogGraceMs);
-      watchdog.unref?.();
       conn.interrupt = () => {
         release();
         finish();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      (conn.client as Redis).bzpopmin(...keys, (ms / 1000).toFixed(3)).then(
-        () => {
+      arm(this.deps.blockMaxMs + this.deps.watchdogGraceMs);
+
+      const run = async () => {
+        const peek = await this.deps.peek(conn.client, queues);
+        if (done) return release();
+        let ms = timeoutMs;
+        if (Number.isFinite(peek.nextDue)) ms = Math.min(ms, peek.nextDue - this.deps.clock.now());
+        const keys = peek.names.map((q) => this.deps.keys.wake(q));
+        if (queues === null) keys.push(this.deps.keys.wakeAll);
+        if (ms <= 0 || keys.length === 0) {
           release();
-          finish();
-        },
-        (err: unknown) => {
-          this.deps.logger.debug({ err }, 'redis wake-up wait failed');
-          release();
-          finish();
-        },
-      );
+          if (ms <= 0) return finish();
+          // Nothing to watch (no queues): just sleep.
+          clearTimeout(watchdog);
+          watchdog = setTimeout(finish, Math.min(ms, this.deps.blockMaxMs));
+          return;
+        }
+        ms = Math.max(1, Math.min(ms, this.deps.blockMaxMs));
+        arm(ms + this.deps.watchdogGraceMs);
+        await (conn.client as Redis).bzpopmin(...keys, (ms / 1000).toFixed(3));
+        release();
+        finish();
+      };
+      run().catch((err: unknown) => {
+        this.deps.logger.debug({ err }, 'redis wake-up wait failed');
+        failed = true;
+        release();
+        finish();
+      });
     });
+    // After a failure, pause a little so a worker whose Redis is down does not spin.
+    if (failed && !signal?.aborted && !this.closed) await abortableSleep(Math.min(timeoutMs, 250), signal);
   }
 
   /** Closes every connection the waiter opened; waits in progress end at once. */

@@ -1,0 +1,143 @@
+import { defineJob, type JobDefinition, type Logger, Worker, type WorkerOptions } from '@jqjobs/core';
+import { eventually } from '@jqjobs/store-test-suite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore, type RedisStoreOptions } from '../src/index.ts';
+import { adminClient, dropPrefix, killConnections, REDIS_URL, requireRedis, startRedisServer } from './helpers.ts';
+
+const FILE_PREFIX = `jqtest-wake-${process.pid}`;
+const admin = adminClient();
+const cleanup: (() => Promise<unknown>)[] = [];
+let n = 0;
+
+function makeStore(options: RedisStoreOptions = {}): RedisStore {
+  const id = ++n;
+  const store = new RedisStore({ url: REDIS_URL }, { prefix: `${FILE_PREFIX}-${id}`, connectionName: `${FILE_PREFIX}-${id}`, logger: 'silent', ...options });
+  cleanup.push(async () => {
+    await store.close();
+    await dropPrefix(admin, store.prefix);
+  });
+  return store;
+}
+
+function worker(store: RedisStore, jobs: readonly JobDefinition<never>[], extra: Partial<WorkerOptions> = {}): Worker {
+  const w = new Worker(store, { jobs, enableJitter: false, logger: 'silent', wakeupEvery: 60, detectHungJobsEvery: 0, ...extra });
+  cleanup.unshift(async () => {
+    w.stop();
+    if (w.inFlight > 0) await w.shutdown(1);
+  });
+  return w;
+}
+
+beforeAll(() => requireRedis());
+afterEach(async () => {
+  for (const fn of cleanup.splice(0)) await fn();
+});
+afterAll(() => {
+  admin.disconnect();
+});
+
+describe('wake-ups', () => {
+  it('an idle worker starts a job enqueued later at once, not at its next poll (60 s)', async () => {
+    const store = makeStore();
+    const ran: number[] = [];
+    const t = defineJob<number>({ name: 'wake-basic', run: (i) => void ran.push(i) });
+    const done = worker(store, [t]).start();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await store.enqueue(t, i);
+      await eventually(() => ran.length === i + 1, `job ${i} ran`, 5000);
+    }
+    expect(ran).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    void done;
+  });
+
+  it('wakes several idle workers for a batch', async () => {
+    const store = makeStore();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    const t = defineJob<number>({
+      name: 'wake-many',
+      run: async () => {
+        started.push('x');
+        await gate;
+      },
+    });
+    const ws = [worker(store, [t]), worker(store, [t]), worker(store, [t])];
+    for (const w of ws) void w.start();
+    await new Promise((r) => setTimeout(r, 100));
+    await store.enqueueMany([1, 2, 3].map((i) => ({ type: t, payload: i })));
+    await eventually(() => started.length === 3, 'three workers each started a job', 5000);
+    expect(ws.map((w) => w.inFlight)).toEqual([1, 1, 1]);
+    release();
+  });
+
+  it('an idle worker wakes when a delayed job falls due', async () => {
+    const store = makeStore();
+    const ran: number[] = [];
+    const t = defineJob<number>({ name: 'wake-delayed', run: (i) => void ran.push(i) });
+    void worker(store, [t]).start();
+    await new Promise((r) => setTimeout(r, 50));
+    await store.enqueue(t, 1, { startAt: Date.now() + 300 });
+    await eventually(() => ran.length === 1, 'delayed job ran', 5000);
+  });
+
+  it('keeps consuming after its wake-up connection is killed while idle', async () => {
+    const store = makeStore();
+    const ran: number[] = [];
+    const t = defineJob<number>({ name: 'wake-kill', run: (i) => void ran.push(i) });
+    void worker(store, [t]).start();
+    for (let round = 0; round < 5; round++) {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await killConnections(admin, `${store.prefix}:wait`)).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 50));
+      await store.enqueue(t, round);
+      await eventually(() => ran.length === round + 1, `job ${round} ran after the kill`, 5000);
+    }
+  });
+
+  it('keeps consuming after every connection of the store is killed, mid-run, repeatedly', { timeout: 60_000 }, async () => {
+    const store = makeStore();
+    const runs = new Map<number, number>();
+    const t = defineJob<number>({
+      name: 'wake-kill-all',
+      run: async (i) => {
+        runs.set(i, (runs.get(i) ?? 0) + 1);
+        await new Promise((r) => setImmediate(r));
+      },
+    });
+    const total = 3000;
+    await store.enqueueMany(Array.from({ length: total }, (_, i) => ({ type: t, payload: i })));
+    const w = worker(store, [t], { concurrency: 8, heartbeatSeconds: 1 });
+    const done = w.start();
+    let kills = 0;
+    while (runs.size < total && kills < 50) {
+      await new Promise((r) => setTimeout(r, 15));
+      kills += await killConnections(admin, store.prefix);
+    }
+    await eventually(async () => runs.size === total && (await store.count()) === 0, 'every job ran and none is left', 30_000);
+    w.stop();
+    await done;
+    expect(kills).toBeGreaterThan(0);
+    expect([...runs.values()].filter((c) => c !== 1)).toEqual([]);
+  });
+});
+
+describe('start-up checks', () => {
+  it('warns when maxmemory-policy is not noeviction', async () => {
+    const server = await startRedisServer(['--maxmemory-policy', 'allkeys-lru']);
+    cleanup.push(() => server.stop());
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (_o, msg) => void warnings.push(msg ?? '') };
+    const store = new RedisStore({ url: server.url }, { prefix: 'policy', logger });
+    cleanup.unshift(() => store.close());
+    await eventually(() => warnings.length > 0, 'a warning', 5000);
+    expect(warnings[0]).toMatch(/maxmemory-policy.*allkeys-lru/);
+    const quiet: string[] = [];
+    const ok = new RedisStore({ url: REDIS_URL }, { prefix: `${FILE_PREFIX}-quiet`, logger: { ...logger, warn: (_o, m) => void quiet.push(m ?? '') } });
+    await ok.count();
+    await new Promise((r) => setTimeout(r, 100));
+    await ok.close();
+    expect(quiet).toEqual([]);
+  });
+});
