@@ -109,6 +109,11 @@ export function formatAge(ms: number | null): string {
   return `${Math.floor(s / 86400)} d`;
 }
 
+/** A configured interval for humans: "250 ms", "5 s", "1.5 s". */
+export function formatInterval(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`;
+}
+
 export function jobHref(id: string): string {
   return `/jobs/${encodeURIComponent(id)}`;
 }
@@ -127,7 +132,7 @@ function badge(status: string): SafeHtml {
 export function layout(ctx: PageContext, title: string, body: SafeHtml, options: { refreshMs?: number } = {}): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title} · jqjobs admin</title>
+<meta name="referrer" content="same-origin"><title>${title} · jqjobs admin</title>
 <style nonce="${ctx.nonce}">${raw(CSS)}</style></head>
 <body data-refresh-ms="${options.refreshMs ?? 0}">
 <header><a href="/">jqjobs admin</a><a href="/jobs">Jobs</a><span class="store">store: ${ctx.storeLabel}</span></header>
@@ -171,10 +176,10 @@ export function overviewPage(ctx: PageContext, stats: readonly QueueStats[], opt
 <table id="stats"><thead><tr><th>queue</th>${STATUS_COLUMNS.map((s) => html`<th class="n">${s}</th>`)}<th class="n">total</th><th class="n" title="Age of the oldest queued job that is due">oldest queued</th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td colspan="${STATUS_COLUMNS.length + 3}" class="muted">No jobs in the store.</td></tr>`}</tbody>
 <tfoot><tr class="total" data-totals><th scope="row">all queues</th>${STATUS_COLUMNS.map((s) => html`<td class="n" data-status="${s}"><a href="${listHref({ status: s })}">${totals[s] ?? 0}</a></td>`)}<td class="n" data-col="total">${all}</td><td></td></tr></tfoot></table>
-<p class="muted"><span id="updated">live: refreshes every ${Math.round(opts.refreshMs / 1000)} s</span></p>
+<p class="muted"><span id="updated">live: refreshes every ${formatInterval(opts.refreshMs)}</span></p>
 <h2>Throughput, last hour</h2>
 <img id="chart" src="/chart.svg" width="640" height="180" alt="Jobs finished per minute over the last hour">
-<p class="muted">Bars: jobs finished per minute (a lower bound: the dashboard samples <code>stats()</code> every ${Math.round(opts.sampleIntervalMs / 1000)} s and cannot see jobs that were enqueued and finished between two samples). Line: queued jobs. History starts when this dashboard starts.</p>
+<p class="muted">Bars: jobs finished per minute (a lower bound: the dashboard samples <code>stats()</code> every ${formatInterval(opts.sampleIntervalMs)} and cannot see jobs that were enqueued and finished between two samples). Line: queued jobs. History starts when this dashboard starts.</p>
 <h2>Maintenance</h2>
 <form method="post" action="/actions/detect-hung" class="inline">${csrfField(ctx)}<button type="submit">Detect hung jobs now</button></form>`;
   return layout(ctx, 'Queues', body, { refreshMs: opts.refreshMs });
