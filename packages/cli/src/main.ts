@@ -7,11 +7,31 @@ import { JQJobsError } from '@jqjobs/core';
 import { formatOptions, parseArgs } from './args.ts';
 import type { Command, CommandContext } from './command.ts';
 import { workerCommand } from './commands/worker.ts';
+import { adminCommand } from './commands/admin.ts';
+import { deleteCommand } from './commands/delete.ts';
+import { detectHungCommand } from './commands/detect-hung.ts';
+import { listCommand } from './commands/list.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { resolveCommand } from './commands/resolve.ts';
+import { restartCommand } from './commands/restart.ts';
+import { retryCommand } from './commands/retry.ts';
+import { showCommand } from './commands/show.ts';
+import { statsCommand } from './commands/stats.ts';
 import { CliExitCode, UsageError } from './errors.ts';
 
 /** Commands by name. Add new commands here. */
 export const commands: Readonly<Record<string, Command>> = {
   worker: workerCommand,
+  migrate: migrateCommand,
+  stats: statsCommand,
+  list: listCommand,
+  show: showCommand,
+  restart: restartCommand,
+  retry: retryCommand,
+  delete: deleteCommand,
+  resolve: resolveCommand,
+  'detect-hung': detectHungCommand,
+  admin: adminCommand,
 };
 
 /** Streams and environment for `runCli`. @default the process's own */
