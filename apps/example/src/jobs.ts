@@ -96,7 +96,8 @@ export function createShopJobs(options: ShopJobsOptions) {
     name: 'reindex-customer',
     // Deleted when done (the default), which frees the coalesce id: while one
     // re-index is waiting, asking again joins it; after it ran, asking again
-    // schedules a new one.
+    // schedules a new one. A request made while it runs joins that run too: fine
+    // for a search index that the next change refreshes, not for a ledger.
     options: { queueName: 'search', priority: -5 },
     coalesceId: (p) => `reindex:${p.customerId}`,
     description: (p) => `re-index customer ${p.customerId}`,

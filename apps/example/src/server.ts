@@ -8,7 +8,7 @@ import { startShop } from './shop.ts';
 import { Timeline } from './timeline.ts';
 
 const { values } = parseArgs({ options: { store: { type: 'string' } } });
-const timeline = new Timeline();
+const timeline = new Timeline(null); // printed once the banner is out
 
 let provider: PaymentProvider | null = null;
 let providerUrl = process.env.PAYMENT_PROVIDER_URL;
@@ -37,6 +37,7 @@ Try:
     -d '{"customerId":"ada","email":"ada@example.com","items":[{"sku":"BOOK-1","quantity":1,"unitPrice":1500}]}'
   curl -s ${shop.url}/stats
 `);
+timeline.printTo((line) => console.log(line));
 
 let stopping = false;
 const stop = (signal: string) => {

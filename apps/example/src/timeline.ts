@@ -71,7 +71,11 @@ function describeJob(job: JobRecord, defs: readonly JobDefinition<never>[]): str
 }
 
 function seconds(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 2 * 3600_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 2 * 86400_000) return `${Math.round(ms / 3600_000)} h`;
+  return `${Math.round(ms / 86400_000)} days`;
 }
 
 export class Timeline {
