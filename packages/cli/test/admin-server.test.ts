@@ -112,6 +112,10 @@ describe('admin dashboard server (MemoryStore)', () => {
     expect(set).not.toContain(TOKEN);
     expect((await call(server, 'GET', '/', { cookie })).status).toBe(200);
     expect((await call(server, 'GET', '/', bearer)).status).toBe(200);
+    // The redirect never leaves the origin, whatever the path looks like.
+    const odd = await call(server, 'GET', `/.//evil.example/x?token=${encodeURIComponent(TOKEN)}`);
+    expect(odd.status).toBe(303);
+    expect(odd.headers.location).toBe('/evil.example/x');
   });
 
   it('rejects a foreign Host header (DNS rebinding)', async () => {

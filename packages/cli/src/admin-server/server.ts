@@ -137,7 +137,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     if (queryToken !== null && req.method === 'GET') {
       if (!a.checkToken(queryToken)) return unauthorized(res, nonce);
       reqUrl.searchParams.delete('token');
-      const target = reqUrl.pathname + (reqUrl.searchParams.size ? `?${reqUrl.searchParams.toString()}` : '');
+      // One leading slash only: `//host` in Location would send the browser to another site.
+      const target = `/${reqUrl.pathname.replace(/^[/\\]+/, '')}` + (reqUrl.searchParams.size ? `?${reqUrl.searchParams.toString()}` : '');
       send(res, 303, 'text/plain; charset=utf-8', 'Signed in', { Location: target, 'Set-Cookie': a.setCookieHeader() });
       return;
     }
