@@ -121,7 +121,7 @@ export class RedisStore extends BaseStore {
   private lastError: unknown = null;
   /** When our own connection stopped being ready (wall time); Infinity while it is ready. */
   private downSince = Date.now();
-  private recovering = false;
+  private recovering: Promise<void> | null = null;
   private closed = false;
 
   constructor(connection: RedisConnection, options: RedisStoreOptions = {}) {
@@ -363,6 +363,8 @@ export class RedisStore extends BaseStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Jobs claimed by calls whose reply was lost go back to the queue before we leave.
+    if (this.recoverTokens.length > 0) await Promise.race([this.flushRecover(), new Promise((r) => setTimeout(r, 2000).unref())]);
     this.closed = true;
     this.openClaims.clear();
     await this.waiter.close();
@@ -626,10 +628,10 @@ export class RedisStore extends BaseStore {
   }
 
   /** Hands back jobs claimed by calls whose reply was lost. Retries until Redis answers or the store closes. */
-  private async flushRecover(): Promise<void> {
-    if (this.recovering || this.recoverTokens.length === 0 || this.closed) return;
-    this.recovering = true;
-    try {
+  private flushRecover(): Promise<void> {
+    if (this.recovering) return this.recovering;
+    if (this.recoverTokens.length === 0 || this.closed) return Promise.resolve();
+    this.recovering = (async () => {
       while (this.recoverTokens.length > 0 && !this.closed) {
         const tokens = this.recoverTokens.slice(0, 500);
         try {
@@ -638,12 +640,13 @@ export class RedisStore extends BaseStore {
           if (released.length > 0) this.logger.warn({ jobIds: released.map(String) }, 'handed back jobs whose claim reply was lost with the connection');
         } catch (err) {
           this.logger.debug({ err }, 'could not hand back lost claims yet; will retry');
-          await new Promise((r) => setTimeout(r, 500).unref());
+          await new Promise((r) => setTimeout(r, 200).unref());
         }
       }
-    } finally {
-      this.recovering = false;
-    }
+    })().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
   }
 
   private async checkEvictionPolicy(): Promise<void> {

@@ -115,3 +115,62 @@ export async function startRedisServer(args: string[] = [], port?: number): Prom
     },
   };
 }
+
+/** A port p on 127.0.0.1 such that p and p + 10000 (the cluster bus port) are both free. */
+export async function freeClusterPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + Math.floor(Math.random() * 20000);
+    if ((await bindable(p)) && (await bindable(p + 10000))) return p;
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+export interface TestCluster {
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a three-master Redis Cluster on loopback ports (redis-server and redis-cli
+ * from PATH), each node in its own temp dir, and waits until it reports `cluster_state:ok`.
+ */
+export async function startCluster(): Promise<TestCluster> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const run = promisify(execFile);
+  const nodes: TestServer[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const port = await freeClusterPort();
+      nodes.push(await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'], port));
+    }
+    const ports = nodes.map((n) => n.port);
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    const deadline = Date.now() + 30_000;
+    for (const p of ports) {
+      const c = new Redis({ host: '127.0.0.1', port: p, maxRetriesPerRequest: 1 });
+      c.on('error', () => {});
+      try {
+        for (;;) {
+          const info = (await c.cluster('INFO')) as string;
+          if (/cluster_state:ok/.test(info)) break;
+          if (Date.now() > deadline) throw new Error(`cluster node ${p} not ok: ${info}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+    return { ports, stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+}
