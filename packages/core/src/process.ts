@@ -19,7 +19,7 @@ import { register as registerModuleHooks, createRequire } from 'node:module';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import type { JobRecord } from './types.ts';
 import { InvalidArgumentError } from './errors.ts';
 import { childLogger, type Logger, resolveLogger } from './logger.ts';
@@ -356,7 +356,7 @@ class LoadedFilesWatcher {
   private readonly discovered = new Set<string>();
   private readonly require = createRequire(import.meta.url);
   private timer: NodeJS.Timeout | null = null;
-  private port: MessagePort | null = null;
+  private unsubscribe: (() => void) | null = null;
   private checking = false;
   private closed = false;
 
@@ -405,9 +405,8 @@ class LoadedFilesWatcher {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    // Keep the port open but idle: closing it would make the hooks thread's
-    // postMessage throw for modules loaded after this point.
-    this.port?.removeAllListeners('message');
+    this.unsubscribe?.();
+    this.unsubscribe = null;
   }
 
   private add(file: string): void {
@@ -419,19 +418,8 @@ class LoadedFilesWatcher {
   }
 
   private installLoadHook(): void {
-    if (typeof registerModuleHooks !== 'function') return;
-    try {
-      const { port1, port2 } = new MessageChannel();
-      registerModuleHooks(`data:text/javascript,${encodeURIComponent(LOAD_HOOK_SOURCE)}`, { data: { port: port2 }, transferList: [port2] });
-      port1.on('message', (url: unknown) => {
-        const file = typeof url === 'string' ? toFilePath(url) : null;
-        if (file) this.add(file);
-      });
-      port1.unref();
-      this.port = port1;
-    } catch (err) {
-      this.log.debug({ err }, 'no ES module load hook: modules imported from now on are not watched');
-    }
+    const listener = (file: string) => this.add(file);
+    if (subscribeToLoads(listener, this.log)) this.unsubscribe = () => loadListeners.delete(listener);
   }
 
   /** Records fingerprints of newly discovered files; returns the first known file that changed, if any. */
@@ -452,6 +440,37 @@ class LoadedFilesWatcher {
     }
     return null;
   }
+}
+
+/**
+ * One load hook per process, however many runners start in it (tests, embedding):
+ * hooks cannot be unregistered, so each runner subscribes to the one channel. The
+ * port stays open but unref'd when nobody listens.
+ */
+const loadListeners = new Set<(file: string) => void>();
+let hookState: 'none' | 'installed' | 'unavailable' = 'none';
+
+function subscribeToLoads(listener: (file: string) => void, log: Logger): boolean {
+  if (hookState === 'none') {
+    hookState = 'unavailable';
+    if (typeof registerModuleHooks === 'function') {
+      try {
+        const { port1, port2 } = new MessageChannel();
+        registerModuleHooks(`data:text/javascript,${encodeURIComponent(LOAD_HOOK_SOURCE)}`, { data: { port: port2 }, transferList: [port2] });
+        port1.on('message', (url: unknown) => {
+          const file = typeof url === 'string' ? toFilePath(url) : null;
+          if (file && !isDependency(file)) for (const l of loadListeners) l(file);
+        });
+        port1.unref();
+        hookState = 'installed';
+      } catch (err) {
+        log.debug({ err }, 'no ES module load hook: modules imported from now on are not watched');
+      }
+    }
+  }
+  if (hookState !== 'installed') return false;
+  loadListeners.add(listener);
+  return true;
 }
 
 async function fingerprints(files: readonly string[]): Promise<[string, Fingerprint | null][]> {
