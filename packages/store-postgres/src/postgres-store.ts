@@ -117,6 +117,7 @@ export class PostgresStore extends BaseStore {
   private readonly sql: Statements;
   private readonly notify: boolean;
   private readonly prepared: boolean;
+  private readonly maxBatch: number;
   private readonly notifier: Notifier;
   private readonly enqueueBatcher: Batcher<NewJob, EnqueuedJob>;
   private readonly workBatcher: Batcher<WorkItem, WorkResult>;
@@ -135,6 +136,7 @@ export class PostgresStore extends BaseStore {
     this.prepared = options.preparedStatements ?? true;
     const maxBatch = options.maxBatchSize ?? 1000;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new InvalidArgumentError(`maxBatchSize must be a positive integer, got ${String(maxBatch)}`);
+    this.maxBatch = maxBatch;
     if ('pool' in connection && connection.pool) {
       this.pool = connection.pool;
       this.ownsPool = false;
@@ -208,12 +210,21 @@ export class PostgresStore extends BaseStore {
    * committed after the statement began) and that was gone again when looked up.
    */
   private async insertRound(jobs: readonly NewJob[], indexes: number[], out: (EnqueuedJob | undefined)[]): Promise<number[]> {
-    const batch = indexes.map((i) => jobs[i]!);
+    const batch = indexes.length === jobs.length ? jobs : indexes.map((i) => jobs[i]!);
     const now = this.now();
-    const withCoalesce = batch.some((j) => j.coalesceId !== null);
-    const rows = await this.query('enqueue', this.sql.insert(withCoalesce, this.notify), { now, jobs: encodeNewJobs(batch) });
+    if (!batch.some((j) => j.coalesceId !== null)) {
+      const rows = await this.query('enqueue', this.sql.insert(false, this.notify), { now, jobs: encodeNewJobs(batch), note: this.notify ? notePayload(batch, now) : null });
+      const ids = rows.map((r) => r[0] as string);
+      if (!isAscending(ids)) ids.sort(compareIds);
+      for (let k = 0; k < batch.length; k++) out[indexes[k]!] = { ...newJobRecord(ids[k]!, batch[k]!, now), coalesced: false };
+      if (!this.notify) this.announceLocally(batch, now);
+      return [];
+    }
+    const rows = await this.query('enqueue', this.sql.insert(true, this.notify), { now, jobs: encodeNewJobs(batch) });
+    rows.sort((a, b) => Number(a[0]) - Number(b[0]));
     const firstByCoalesce = new Map<string, { id: string; job: NewJob }>();
     const unseen: number[] = [];
+    const inserted: NewJob[] = [];
     for (const r of rows) {
       const k = Number(r[0]) - 1;
       const nj = batch[k]!;
@@ -221,8 +232,9 @@ export class PostgresStore extends BaseStore {
       if (r[2] === true) {
         const id = r[1] as string;
         out[at] = { ...newJobRecord(id, nj, now), coalesced: false };
+        inserted.push(nj);
         if (nj.coalesceId !== null) firstByCoalesce.set(nj.coalesceId, { id, job: nj });
-      } else if (r.length > 4 && r[4] !== null) {
+      } else if (r[4] !== null) {
         out[at] = { ...rowToJob(r, 4).job, coalesced: true };
       } else {
         const first = nj.coalesceId === null ? undefined : firstByCoalesce.get(nj.coalesceId);
@@ -230,7 +242,7 @@ export class PostgresStore extends BaseStore {
         else unseen.push(at);
       }
     }
-    if (!this.notify) this.announceLocally(batch, now);
+    if (!this.notify && inserted.length > 0) this.announceLocally(inserted, now);
     if (unseen.length === 0) return [];
     // The conflicting rows committed after our snapshot: read them with a fresh one.
     const ids = [...new Set(unseen.map((i) => jobs[i]!.coalesceId!))];
@@ -508,18 +520,18 @@ export class PostgresStore extends BaseStore {
       if (item.settle) settles.push(settleInput(item.settle.claim.jobId, item.settle.seq, item.settle.outcome));
       if (item.next) {
         request ??= item.next;
-        limit += item.next.limit;
+        // "Up to limit": one statement claims at most maxBatchSize jobs.
+        limit = Math.min(limit + item.next.limit, this.maxBatch);
       }
     }
     const mode: ClaimMode = request === undefined ? 'none' : request.queues === null ? 'all' : 'queues';
     const notifyRequeue = this.notify && settles.some((s) => s.kind === 'q');
     const now = this.now();
-    const rows = await this.query(settles.length > 0 ? 'settle' : 'claim', this.sql.work(settles.length > 0, mode, notifyRequeue), {
+    const rows = await this.query(settles.length > 0 ? 'settle' : 'claim', this.sql.work(settles.length > 0, mode, notifyRequeue, mode === 'none' ? 0 : limit), {
       now,
       settles: settles.length > 0 ? encodeSettles(settles) : null,
       worker: request ? storableText(String(request.workerId)) : null,
       queues: request?.queues ?? null,
-      limit,
       lease: request?.leaseMs ?? 0,
     });
 
@@ -604,6 +616,26 @@ function toClaimed(r: { row: JobRow }): ClaimedJob {
   const c: ClaimedJob = { job: r.row.job, claim: { jobId: r.row.job.id, token: makeToken(r.row.job.id, r.row.claimSeq) } };
   if (r.row.payloadError !== undefined) c.payloadError = r.row.payloadError;
   return c;
+}
+
+function isAscending(ids: readonly string[]): boolean {
+  for (let i = 1; i < ids.length; i++) if (compareIds(ids[i - 1]!, ids[i]!) > 0) return false;
+  return true;
+}
+
+/** The NOTIFY payload for freshly inserted jobs: [[queue, count, earliest run time], …], or '*' past NOTIFY's size limit. */
+function notePayload(jobs: readonly NewJob[], now: number): string {
+  const byQueue = new Map<string, [string, number, number]>();
+  for (const j of jobs) {
+    const runAt = j.startAt === null ? now : j.startAt.getTime();
+    const e = byQueue.get(j.queueName);
+    if (e) {
+      e[1]++;
+      if (runAt < e[2]) e[2] = runAt;
+    } else byQueue.set(j.queueName, [j.queueName, 1, runAt]);
+  }
+  const text = JSON.stringify([...byQueue.values()]);
+  return Buffer.byteLength(text) < 7900 ? text : '*';
 }
 
 function compareIds(a: string, b: string): number {

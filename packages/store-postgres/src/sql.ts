@@ -68,10 +68,13 @@ export type ClaimMode = 'none' | 'all' | 'queues';
 
 export interface Statements {
   readonly table: string;
-  /** Inserts a batch; one row per input, in order: (ord, id, inserted, notify, [existing job columns when coalescing]). */
+  /**
+   * Inserts a batch. Without coalesce ids: one row (id) per job, ids ascending in input order.
+   * With: one row per input (ord, id, inserted, notify, <existing job's columns when it coalesced>).
+   */
   insert(withCoalesce: boolean, notify: boolean): Sql;
   /** Settles and/or claims in one statement; rows (k, id, status, <job columns>, runAtMs). */
-  work(settles: boolean, claim: ClaimMode, notifyRequeue: boolean): Sql;
+  work(settles: boolean, claim: ClaimMode, notifyRequeue: boolean, limit: number): Sql;
   byIds: Sql;
   byCoalesceIds: Sql;
   get: Sql;
@@ -127,7 +130,11 @@ export function buildStatements(schema: string, table: string, channel: string):
   // Result rows (k, id, st, <job columns>, rt): 'c' a claimed job (rt = its run time, for ordering), 'd' a deleted id,
   // 'u' an updated id and its new status, 'n' the notify row. The claim branch
   // comes first so UNION takes its column types from real columns, not nulls.
-  const work = memo((settles: boolean, claim: ClaimMode, notifyRequeue: boolean) => {
+  // The claim's LIMIT is written into the text (a validated integer, one cached
+  // statement per value): with a parameter there, PostgreSQL's generic plan assumes
+  // a tenth of the table is wanted, so it keeps re-planning every execution instead.
+  const work = memo((settles: boolean, claim: ClaimMode, notifyRequeue: boolean, limit: number) => {
+    if (!Number.isInteger(limit) || limit < 0) throw new Error(`claim limit must be an integer, got ${limit}`);
     const ctes: string[] = [];
     const parts: string[] = [];
     if (claim !== 'none') {
@@ -136,7 +143,7 @@ export function buildStatements(schema: string, table: string, channel: string):
         `c as (update ${T} j set status = 'running', attempt_number = j.attempt_number + 1, claim_seq = j.claim_seq + 1, ` +
           `started_at = ${now}, ended_at = null, error_message = null, worker_id = $worker::text, lease_until = ${ts('$now::float8 + $lease::float8')} ` +
           `from (select id from ${T} where status = 'queued' and run_at <= ${now}${queueFilter} ` +
-          `order by priority desc, run_at, id limit $limit::int for update skip locked) n where j.id = n.id returning ${J}, ${ms('j.run_at')} as rt)`,
+          `order by priority desc, run_at, id limit ${limit} for update skip locked) n where j.id = n.id returning ${J}, ${ms('j.run_at')} as rt)`,
       );
       parts.push(`select 'c' as k, null::bigint as id, null::text as st, c.* from c`);
     }
@@ -154,23 +161,25 @@ export function buildStatements(schema: string, table: string, channel: string):
     return `with ${ctes.join(', ')} ${parts.join(' union all ')}`;
   });
 
+  const insertCols = `type, queue_name, priority, payload, max_attempts, delete_on_complete, coalesce_id, max_runtime_seconds, backoff, created_at, start_at, run_at, status`;
+  const insertValues = `x.t, x.q, x.pr, coalesce(x.p, 'null'::json), x.ma, x.doc, x.c, x.mr, x.b, ${now}, coalesce(${ts('x.sa')}, ${now}), coalesce(${ts('x.sa')}, ${now}), 'queued'`;
+
   const insert = memo((withCoalesce: boolean, notify: boolean) => {
-    const cols = `id, type, queue_name, priority, payload, max_attempts, delete_on_complete, coalesce_id, max_runtime_seconds, backoff, created_at, start_at, run_at, status`;
-    const startAt = `coalesce(${ts('x.sa')}, ${now})`;
-    const values = `x.id, x.t, x.q, x.pr, coalesce(x.p, 'null'::json), x.ma, x.doc, x.c, x.mr, x.b, ${now}, ${startAt}, ${startAt}, 'queued'`;
+    if (!withCoalesce) {
+      // Every row is inserted, in input order (ids ascend with it); the NOTIFY payload is computed by the caller.
+      const ins = `insert into ${T} (${insertCols}) select ${insertValues} from ${INSERT_INPUT} order by x.ord returning id`;
+      return notify ? `with ins as (${ins}) select id, (select pg_notify('${channel}', $note::text))::text from ins` : ins;
+    }
+    // Ids are drawn first so every input row knows its id, inserted or not; a row
+    // that lost to an existing coalesce id is joined to that job (when this
+    // statement's snapshot can see it).
     const input = `x as materialized (select nextval('${seq}') as id, * from ${INSERT_INPUT})`;
     const n = notify ? `${notifyFrom('ins')} as n` : 'null::text as n';
-    if (!withCoalesce) {
-      return (
-        `with ${input}, ins as (insert into ${T} (${cols}) overriding system value select ${values} from x order by x.ord returning queue_name, run_at) ` +
-        `select x.ord, x.id, true as inserted, ${n} from x order by x.ord`
-      );
-    }
     return (
-      `with ${input}, ins as (insert into ${T} (${cols}) overriding system value select ${values} from x order by x.ord ` +
+      `with ${input}, ins as (insert into ${T} (id, ${insertCols}) overriding system value select x.id, ${insertValues} from x ` +
       `on conflict (coalesce_id) where coalesce_id is not null do nothing returning id, queue_name, run_at) ` +
       `select x.ord, x.id, ins.id is not null as inserted, ${n}, ${J} from x left join ins on ins.id = x.id ` +
-      `left join ${T} j on ins.id is null and j.coalesce_id = x.c order by x.ord`
+      `left join ${T} j on ins.id is null and j.coalesce_id = x.c`
     );
   });
 
