@@ -110,8 +110,8 @@ end
   [['insertReady'], `
 -- A due job joins its lane: appended when it is not earlier than the tail (almost always),
 -- else kept in the lane's straggler zset, which the claim merges by run time.
-local function insertReady(id, q, p, runAt)
-  local ps = fmt(p)
+local function insertReady(id, q, p, runAt, ps)
+  ps = ps or fmt(p)
   local lk = laneKey(q, 'l', ps)
   local tail = redis.call('LINDEX', lk, -1)
   local inOrder = true
@@ -372,41 +372,41 @@ const ENQUEUE = `
 local n = tonumber(ARGV[2])
 local out = {}
 local fresh = {}
-local seen = {}
+local seen = nil
 for i = 1, n do
-  local cid = ARGV[2 + (i - 1) * 10 + 9]
-  if cid ~= '' and seen[cid] then
-    out[i] = { 'b', seen[cid], false }
-  elseif cid ~= '' then
-    local ex = redis.call('HGET', B .. ':co', cid)
-    local raw = ex and redis.call('HGET', ck(ex), ex)
-    if raw then
-      out[i] = { 'e', ex, raw }
-    else
-      seen[cid] = i
-      fresh[#fresh + 1] = i
-    end
-  else
+  local cid = ARGV[(i - 1) * 10 + 11]
+  if cid == '' then
     fresh[#fresh + 1] = i
+  else
+    seen = seen or {}
+    if seen[cid] then
+      out[3 * i - 2] = 'b'; out[3 * i - 1] = seen[cid]; out[3 * i] = false
+    else
+      local ex = redis.call('HGET', B .. ':co', cid)
+      local raw = ex and redis.call('HGET', ck(ex), ex)
+      if raw then
+        out[3 * i - 2] = 'e'; out[3 * i - 1] = ex; out[3 * i] = raw
+      else
+        seen[cid] = i
+        fresh[#fresh + 1] = i
+      end
+    end
   end
 end
 if #fresh > 0 then
-  local last = redis.call('INCRBY', B .. ':id', #fresh)
-  local first = last - #fresh + 1
+  local first = redis.call('INCRBY', B .. ':id', #fresh) - #fresh + 1
   for k, i in ipairs(fresh) do
     local a = 2 + (i - 1) * 10
     local idn = first + k - 1
     local id = fmt(idn)
-    local q, p = ARGV[a + 3], tonumber(ARGV[a + 4])
-    local r = {}
-    r[S] = QUEUED; r[TY] = ARGV[a + 1]; r[PL] = ARGV[a + 2]; r[Q] = q; r[PR] = p; r[AT] = 0
-    r[MA] = tonumber(ARGV[a + 5]); r[CR] = NOW
-    if ARGV[a + 6] ~= '' then r[RA] = tonumber(ARGV[a + 6]) else r[RA] = NOW end
-    r[SA] = true; r[DC] = ARGV[a + 8] == '1'
-    if ARGV[a + 7] ~= '' then r[MR] = tonumber(ARGV[a + 7]) end
-    local cid = ARGV[a + 9]
-    if cid ~= '' then r[CO] = cid; redis.call('HSET', B .. ':co', cid, id) end
-    if ARGV[a + 10] ~= '' then r[BO] = ARGV[a + 10] end
+    local q, ps = ARGV[a + 3], ARGV[a + 4]
+    local runAt = NOW
+    if ARGV[a + 6] ~= '' then runAt = tonumber(ARGV[a + 6]) end
+    local cid, mr, bo = ARGV[a + 9], false, false
+    if ARGV[a + 7] ~= '' then mr = tonumber(ARGV[a + 7]) end
+    if ARGV[a + 10] ~= '' then bo = ARGV[a + 10] end
+    if cid == '' then cid = false else redis.call('HSET', B .. ':co', cid, id) end
+    local r = { QUEUED, ARGV[a + 1], ARGV[a + 2], q, tonumber(ps), 0, tonumber(ARGV[a + 5]), NOW, runAt, true, ARGV[a + 8] == '1', false, false, false, cid, mr, bo }
     if idn % 100 == 0 or idn == 1 then
       local chunk = math.floor(idn / 100)
       redis.call('ZADD', B .. ':chunks', chunk, chunk)
@@ -416,14 +416,17 @@ if #fresh > 0 then
       end
     end
     putRec(id, r)
-    place(id, r)
-    out[i] = { 'n', id, false }
+    if runAt <= NOW then
+      insertReady(id, q, r[PR], runAt, ps)
+      wake(q, 1)
+    else
+      addDelayed(id, q, r[PR], runAt)
+    end
+    out[3 * i - 2] = 'n'; out[3 * i - 1] = id; out[3 * i] = false
   end
 end
 flushWake()
-local flat = {}
-for i = 1, n do flat[#flat + 1] = out[i][1]; flat[#flat + 1] = out[i][2]; flat[#flat + 1] = out[i][3] end
-return flat
+return out
 `;
 
 /**

@@ -60,6 +60,14 @@ export interface RedisStoreOptions extends BaseStoreOptions {
   maxPayloadBytes?: number;
   /** Longest single blocking call of an idle worker, in ms; it then looks again (new queues, delayed jobs). @default 2000 */
   blockTimeoutMs?: number;
+  /**
+   * On connections the store opens from a URL: a connection that owes a reply and
+   * receives nothing for this long is considered dead and replaced; its pending
+   * commands fail with `ConnectionLostError`. Keep it above your slowest call
+   * (a large `enqueueMany` runs as one script).
+   * @default 15000
+   */
+  replyTimeoutMs?: number;
   /** Name given to the connections the store opens (`CLIENT SETNAME`), suffixed `:cmd` / `:wait`. @default 'jqjobs' */
   connectionName?: string;
   /** Warn at start-up when the server's `maxmemory-policy` is not `noeviction` (evictions would lose jobs). @default true */
@@ -137,6 +145,8 @@ export class RedisStore extends BaseStore {
     const blockMaxMs = options.blockTimeoutMs ?? 2000;
     if (!Number.isFinite(blockMaxMs) || blockMaxMs < 10) throw new InvalidArgumentError('blockTimeoutMs must be a number ≥ 10');
     const name = options.connectionName ?? 'jqjobs';
+    const replyTimeoutMs = options.replyTimeoutMs ?? 15_000;
+    if (!Number.isFinite(replyTimeoutMs) || replyTimeoutMs < 100) throw new InvalidArgumentError('replyTimeoutMs must be a number ≥ 100');
     if (!/^[^\s]+$/.test(name)) throw new InvalidArgumentError('connectionName must be a non-empty string without spaces');
 
     let connect: () => Client;
@@ -158,7 +168,8 @@ export class RedisStore extends BaseStore {
       };
       // Commands are written only on a ready connection (see send()), so each one is either
       // surely not sent or followed until its reply or the loss of its connection.
-      this.client = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: 30_000, connectionName: `${name}:cmd` });
+      // socketTimeout is the watchdog of this connection: no reply for that long and it is replaced.
+      this.client = new Redis(url, { ...base, enableOfflineQueue: false, socketTimeout: replyTimeoutMs, connectionName: `${name}:cmd` });
       this.ownsClient = true;
       this.client.on('error', (err: unknown) => {
         this.lastError = err;
@@ -441,8 +452,12 @@ export class RedisStore extends BaseStore {
     if (uncertain) {
       this.uncertainSettles.delete(claim.token);
       // Our earlier attempt was applied and only its reply was lost.
-      if (!applied && alreadyApplied(uncertain, job)) applied = true;
-    } else if (applied && job && this.hasStatusListeners(job.type)) {
+      if (!applied && alreadyApplied(uncertain, job)) {
+        applied = true;
+        if (!job && open) job = { ...open.job, status: 'completed', endedAt: new Date(now) };
+      }
+    }
+    if (applied && job && this.hasStatusListeners(job.type)) {
       this.emitStatusChange(job, 'running', outcome.status === 'queued' || outcome.status === 'failed' ? outcome.error : null);
     }
     return { applied, job, next: claimArgs ? this.claimed(reply, 2) : [] };

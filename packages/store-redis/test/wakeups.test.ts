@@ -1,4 +1,4 @@
-import { defineJob, type JobDefinition, type Logger, Worker, type WorkerOptions } from '@jqjobs/core';
+import { defineJob, type JobDefinition, type Logger, StoreConnectionError, Worker, type WorkerOptions } from '@jqjobs/core';
 import { eventually } from '@jqjobs/store-test-suite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.ts';
@@ -88,8 +88,7 @@ describe('wake-ups', () => {
     const t = defineJob<number>({ name: 'wake-kill', run: (i) => void ran.push(i) });
     void worker(store, [t]).start();
     for (let round = 0; round < 5; round++) {
-      await new Promise((r) => setTimeout(r, 50));
-      expect(await killConnections(admin, `${store.prefix}:wait`)).toBeGreaterThan(0);
+      await eventually(async () => (await killConnections(admin, `${store.prefix}:wait`)) > 0, 'the idle worker’s wake-up connection was killed', 5000);
       await new Promise((r) => setTimeout(r, 50));
       await store.enqueue(t, round);
       await eventually(() => ran.length === round + 1, `job ${round} ran after the kill`, 5000);
@@ -120,6 +119,30 @@ describe('wake-ups', () => {
     await done;
     expect(kills).toBeGreaterThan(0);
     expect([...runs.values()].filter((c) => c !== 1)).toEqual([]);
+  });
+});
+
+describe('a server that stops answering', () => {
+  it('fails the call with StoreConnectionError after replyTimeoutMs, replaces the connection and carries on', async () => {
+    const server = await startRedisServer();
+    cleanup.push(() => server.stop());
+    const store = new RedisStore({ url: server.url }, { prefix: 'pause', logger: 'silent', replyTimeoutMs: 300 });
+    cleanup.unshift(() => store.close());
+    const other = adminClient(server.url);
+    cleanup.unshift(async () => other.disconnect());
+    const ran: number[] = [];
+    const t = defineJob<number>({ name: 'pause-job', run: (i) => void ran.push(i) });
+    await store.enqueue(t, 1);
+    await other.client('PAUSE', 1500, 'ALL');
+    const started = Date.now();
+    const err = await store.count().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreConnectionError);
+    expect(Date.now() - started).toBeLessThan(1400);
+    await eventually(async () => (await store.count().catch(() => -1)) === 1, 'the store answers again once the pause ends', 10_000);
+    void worker(store, [t]).start();
+    await eventually(() => ran.length === 1, 'the queued job ran', 10_000);
+    await store.enqueue(t, 2);
+    await eventually(() => ran.length === 2, 'a new job woke the worker', 10_000);
   });
 });
 
