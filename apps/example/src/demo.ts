@@ -21,8 +21,12 @@ const shop = await startShop({
   timeline,
   // Demo-sized delays; the defaults are days and seconds.
   reviewRequestDelayMs: 1_500,
-  reindexDebounceMs: 1_000,
+  reindexDebounceMs: 1_500,
   autoscalerIntervalSeconds: 0.5,
+}).catch(async (err: unknown) => {
+  await provider.close();
+  console.error(`Could not start the shop on ${storeUrl}: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
 });
 provider.webhookUrl = `${shop.url}/webhooks/payments`;
 

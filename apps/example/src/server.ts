@@ -28,6 +28,10 @@ const shop = await startShop({
   paymentProviderUrl: providerUrl,
   webhookSecret: secret,
   timeline,
+}).catch(async (err: unknown) => {
+  await provider?.close();
+  console.error(`Could not start the shop: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
 });
 if (provider) provider.webhookUrl = `${shop.url}/webhooks/payments`;
 

@@ -48,6 +48,8 @@ export interface Shop {
 
 export async function startShop(options: ShopOptions): Promise<Shop> {
   const timeline = options.timeline ?? new Timeline();
+  // Settings first: a mistake there should fail before anything is opened.
+  const { scaler, label: scalerLabel, dryRun } = await chooseScaler(options.env);
   const { store, kind, label } = await openStore(options.storeUrl);
   const jobs = createShopJobs(options);
 
@@ -59,22 +61,26 @@ export async function startShop(options: ShopOptions): Promise<Shop> {
   });
 
   const delayed = createDelayed({ onError: (err) => console.error('after-response work failed', err) });
-
-  const { scaler, label: scalerLabel, dryRun } = await chooseScaler(options.env);
   const autoscaler = createAutoscaler(store, scaler, options.autoscalerIntervalSeconds);
   autoscaler.on('decision', (r) => {
     if (r.action !== 'none') timeline.note('autoscaler', `${dryRun ? '(dry run) ' : ''}${r.message}`);
   });
-  const autoscaling = autoscaler.run().catch((err: unknown) => console.error('autoscaler stopped', err));
 
   const server = http.createServer(createApi({ store, jobs, webhookSecret: options.webhookSecret, timeline, delayed, autoscaler }));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await delayed.close();
+    await store.close();
+    throw err;
+  }
+  const autoscaling = autoscaler.run().catch((err: unknown) => console.error('autoscaler stopped', err));
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 

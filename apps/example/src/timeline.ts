@@ -24,7 +24,8 @@ export interface TimelineEvent {
   kind: EventKind;
   jobId?: string;
   jobType?: string;
-  /** The job's status after the event, for job events. */
+  /** The job's status before and after the event, for job events. */
+  from?: JobStatus;
   status?: JobStatus;
   text: string;
 }
@@ -32,7 +33,7 @@ export interface TimelineEvent {
 /** Turns a store status change into a timeline event; null for changes not worth a line. */
 export function jobEvent(job: JobRecord, oldStatus: JobStatus, message: string | null, defs: readonly JobDefinition<never>[]): TimelineEvent | null {
   const now = Date.now();
-  const base = { at: now, jobId: job.id, jobType: job.type, status: job.status };
+  const base = { at: now, jobId: job.id, jobType: job.type, from: oldStatus, status: job.status };
   const what = `#${job.id} ${describeJob(job, defs)}`;
   const attempt = `attempt ${job.attemptNumber}/${job.maxAttempts}`;
   switch (job.status) {
@@ -109,7 +110,15 @@ export class Timeline {
   /** The last status each job was seen in. */
   lastStatus(): Map<string, { jobType: string; status: JobStatus }> {
     const out = new Map<string, { jobType: string; status: JobStatus }>();
-    for (const e of this.events) if (e.jobId && e.jobType && e.status) out.set(e.jobId, { jobType: e.jobType, status: e.status });
+    for (const e of this.events) {
+      if (!e.jobId || !e.jobType || !e.status) continue;
+      // Events from two processes can arrive out of order (a webhook may complete
+      // a job before the worker's "waiting" arrives over IPC): a finished job
+      // only moves on by an event that starts from that end state (a restart).
+      const prev = out.get(e.jobId)?.status;
+      if ((prev === 'completed' || prev === 'failed') && e.from !== prev) continue;
+      out.set(e.jobId, { jobType: e.jobType, status: e.status });
+    }
     return out;
   }
 

@@ -96,7 +96,7 @@ export async function startDemoShop(storeUrl: string, paymentProviderUrl?: strin
     workerExecArgv: WORKER_EXEC_ARGV,
     env: {}, // never pick up a real cloud's autoscaler settings from the test environment
     reviewRequestDelayMs: 1_500,
-    reindexDebounceMs: 1_000,
+    reindexDebounceMs: 1_500,
     autoscalerIntervalSeconds: 0.5,
   });
   provider.webhookUrl = `${shop.url}/webhooks/payments`;
