@@ -103,10 +103,7 @@ type HandledSignal = (typeof STOP_SIGNALS)[number] | 'SIGHUP' | 'SIGINT';
 export async function runWorkerProcess(store: Store, options: WorkerProcessOptions): Promise<WorkerExitCode> {
   validateProcessOptions(options);
   const logger = resolveLogger(options.logger, 'info');
-  const worker: Worker = new Worker(
-    stopAwareStore(store, () => worker.stopReason !== null, logger),
-    { ...options, logger },
-  );
+  const worker = new Worker(store, { ...options, logger });
   const log = childLogger(logger, { workerId: worker.id });
   const exitProcess = options.exitProcess ?? true;
   const graceSeconds = options.gracefulShutdownTimeout ?? 5;
@@ -248,36 +245,6 @@ export async function runWorkerProcess(store: Store, options: WorkerProcessOptio
   if (exitProcess) process.exit(code);
   for (const [event, fn] of installed) process.off(event as NodeJS.Signals, fn);
   return code;
-}
-
-/**
- * Work-around until the Worker checks for it itself: a stop that arrives while a
- * job's settle is in flight must not start the job that settle claimed next. The
- * store seen by the Worker hands such claims straight back (still queued, attempt
- * unchanged). Everything else goes to the real store, bound to it.
- */
-function stopAwareStore(store: Store, stopping: () => boolean, log: Logger): Store {
-  const bound = new Map<PropertyKey, unknown>();
-  const settle: Store['settle'] = async (claim, outcome, next) => {
-    const result = await store.settle(claim, outcome, next);
-    if (result.next.length === 0 || !stopping()) return result;
-    try {
-      await store.release(result.next.map((c) => c.claim));
-    } catch (err) {
-      log.error({ err }, 'could not hand back a job claimed while stopping; hung-job detection will requeue it');
-    }
-    return { ...result, next: [] };
-  };
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'settle') return settle;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      let fn = bound.get(prop);
-      if (fn === undefined) bound.set(prop, (fn = (value as (...args: unknown[]) => unknown).bind(target)));
-      return fn;
-    },
-  });
 }
 
 function validateProcessOptions(options: WorkerProcessOptions): void {

@@ -153,8 +153,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.exitAfter = options.exitAfterNJobs == null ? null : positiveInt(options.exitAfterNJobs, 'exitAfterNJobs');
     this.jitter = options.enableJitter ?? true;
     this.graceMs = nonNegative(options.gracefulShutdownTimeout ?? 5, 'gracefulShutdownTimeout') * 1000;
-    this.memoryGuarantee = options.guaranteeMemoryForJob ?? Math.floor(v8.getHeapStatistics().heap_size_limit * 0.2);
+    this.memoryGuarantee = nonNegative(options.guaranteeMemoryForJob ?? Math.floor(v8.getHeapStatistics().heap_size_limit * 0.2), 'guaranteeMemoryForJob');
     this.niceness = options.adjustPriority ?? null;
+    if (this.niceness !== null && (!Number.isInteger(this.niceness) || this.niceness < -20 || this.niceness > 19)) {
+      throw new InvalidArgumentError(`adjustPriority must be an integer from -20 to 19, got ${String(this.niceness)}`);
+    }
     this.heartbeatMs = nonNegative(options.heartbeatSeconds ?? 10, 'heartbeatSeconds') * 1000 || 10_000;
     this.leaseMs = this.heartbeatMs * 3;
     this.hungEveryMs = nonNegative(options.detectHungJobsEvery ?? 15, 'detectHungJobsEvery') * 1000;
