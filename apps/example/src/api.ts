@@ -17,7 +17,7 @@ import {
   type Store,
 } from '@jqjobs/core';
 import type { Delayed } from '@jqjobs/delayed-job';
-import { type PaymentResult, QUEUES, type ShopJobs } from './jobs.ts';
+import { coalesceIds, type PaymentResult, QUEUES, type ShopJobs } from './jobs.ts';
 import type { Timeline } from './timeline.ts';
 
 export interface ApiOptions {
@@ -112,14 +112,14 @@ export function createApi(options: ApiOptions): RequestListener {
     return [200, { order: await orderView(order) }];
   }
 
-  /** The order with its jobs, found by the coalesce ids jobs.ts gives them. */
+  /** The order with its jobs, found by their coalesce ids: the order needs no job ids of its own. */
   async function orderView(order: Order) {
     const ids = {
-      payment: `payment:${order.id}`,
-      confirmation: `email:order-confirmation:${order.id}`,
-      invoice: `invoice:${order.id}`,
-      reviewRequest: `email:review-request:${order.id}`,
-      paymentFailed: `email:payment-failed:${order.id}`,
+      payment: coalesceIds.payment(order.id),
+      confirmation: coalesceIds.email('order-confirmation', order.id),
+      invoice: coalesceIds.invoice(order.id),
+      reviewRequest: coalesceIds.email('review-request', order.id),
+      paymentFailed: coalesceIds.email('payment-failed', order.id),
     };
     const found = await Promise.all(Object.entries(ids).map(async ([name, coalesceId]) => [name, jobView(await store.getByCoalesceId(coalesceId))] as const));
     const jobsByName = Object.fromEntries(found) as Record<keyof typeof ids, ReturnType<typeof jobView>>;
@@ -146,10 +146,16 @@ export function createApi(options: ApiOptions): RequestListener {
       const s = all.find((x) => x.queueName === q);
       return { queue: q, counts: s?.counts ?? null, oldestQueuedAgeMs: s?.oldestQueuedAgeMs ?? null };
     });
-    const autoscaler = options.autoscaler
-      ? Object.fromEntries(QUEUES.map((q) => [q, options.autoscaler!.explain(q)]).map(([q, r]) => [q, r && typeof r === 'object' ? { action: r.action, from: r.from, to: r.to, message: r.message } : null]))
+    const scaler = options.autoscaler;
+    const decisions = scaler
+      ? Object.fromEntries(
+          QUEUES.map((q) => {
+            const r = scaler.explain(q);
+            return [q, r && { action: r.action, from: r.from, to: r.to, message: r.message }];
+          }),
+        )
       : null;
-    return [200, { queues, autoscaler }];
+    return [200, { queues, autoscaler: decisions }];
   }
 
   async function paymentWebhook(req: IncomingMessage): Promise<[number, unknown]> {

@@ -18,6 +18,14 @@ export interface ShopJobsOptions {
   reindexDebounceMs?: number;
 }
 
+/** Coalesce ids: one job per order and purpose, and how the API finds an order's jobs. */
+export const coalesceIds = {
+  payment: (orderId: string) => `payment:${orderId}`,
+  email: (template: EmailTemplate, orderId: string) => `email:${template}:${orderId}`,
+  invoice: (orderId: string) => `invoice:${orderId}`,
+  reindex: (customerId: string) => `reindex:${customerId}`,
+};
+
 /** What the provider posts to the webhook, and what `sync-payment` resolves with. */
 export interface PaymentResult {
   chargeId: string;
@@ -34,7 +42,7 @@ export function createShopJobs(options: ShopJobsOptions) {
     // Kept when completed so GET /orders/:id can show it; the coalesce id then also
     // guarantees one e-mail per order and template, however often it is enqueued.
     options: { queueName: 'email', priority: 5, maxAttempts: 5, backoff: { type: 'exponential', delayMs: 1_000, maxDelayMs: 60_000 }, deleteOnComplete: false },
-    coalesceId: (p) => `email:${p.template}:${p.orderId}`,
+    coalesceId: (p) => coalesceIds.email(p.template, p.orderId),
     description: (p) => `${p.template} e-mail for order ${p.orderId} to ${p.to}`,
     async run(_p, ctx) {
       await abortableSleep(20, ctx.signal); // stands in for the SMTP call
@@ -44,7 +52,7 @@ export function createShopJobs(options: ShopJobsOptions) {
   const renderInvoice = defineJob<{ orderId: string; total: number }>({
     name: 'render-invoice',
     options: { queueName: 'documents', maxAttempts: 3, backoff: { type: 'exponential', delayMs: 200 }, deleteOnComplete: false },
-    coalesceId: (p) => `invoice:${p.orderId}`,
+    coalesceId: (p) => coalesceIds.invoice(p.orderId),
     description: (p) => `invoice PDF for order ${p.orderId}`,
     async run(_p, ctx) {
       // Simulated flaky dependency: the PDF renderer times out on each invoice's
@@ -59,7 +67,7 @@ export function createShopJobs(options: ShopJobsOptions) {
     // maxRuntimeSeconds: a webhook that never comes makes the job hung after an
     // hour; it is then retried (with mulligan), which asks the provider again.
     options: { queueName: 'payments', priority: 10, maxAttempts: 5, backoff: { type: 'exponential', delayMs: 500 }, maxRuntimeSeconds: 3600, deleteOnComplete: false },
-    coalesceId: (p) => `payment:${p.orderId}`,
+    coalesceId: (p) => coalesceIds.payment(p.orderId),
     description: (p) => `charge ${(p.amount / 100).toFixed(2)} EUR for order ${p.orderId}`,
     async run(p, ctx) {
       const res = await fetch(new URL('/charges', options.paymentProviderUrl), {
@@ -99,7 +107,7 @@ export function createShopJobs(options: ShopJobsOptions) {
     // schedules a new one. A request made while it runs joins that run too: fine
     // for a search index that the next change refreshes, not for a ledger.
     options: { queueName: 'search', priority: -5 },
-    coalesceId: (p) => `reindex:${p.customerId}`,
+    coalesceId: (p) => coalesceIds.reindex(p.customerId),
     description: (p) => `re-index customer ${p.customerId}`,
     async run(_p, ctx) {
       await abortableSleep(10, ctx.signal); // stands in for the search-engine update
