@@ -7,8 +7,10 @@ import type { EnqueueOptions, JobRecord } from './types.ts';
 
 /** What `run` may return: nothing or `completed` completes the job; `wait_async` parks it. */
 export type RunResult = void | undefined | 'completed' | 'wait_async';
-/** What `resolveWaitAsync` may return. */
+/** The fate of a parked job, as `resolveWaitAsyncJob` reports it. */
 export type WaitAsyncDisposition = 'completed' | 'wait_async' | 'failed';
+/** What `resolveWaitAsync` may return: a disposition, or a failure with the reason to record as the job's error. */
+export type WaitAsyncResolution = WaitAsyncDisposition | { status: 'failed'; error: string };
 
 /** Passed to `run`, `cleanup` and `resolveWaitAsync`. */
 export interface JobContext<P = unknown> {
@@ -33,7 +35,7 @@ export interface JobDefinitionInput<P> {
   /** Does the work. Return nothing or `completed` to complete, `wait_async` to park; throw to fail. */
   run(payload: P, ctx: JobContext<P>): RunResult | Promise<RunResult>;
   /** Decides the fate of a parked job when `resolveWaitAsyncJob` is called with the third party's data. */
-  resolveWaitAsync?(payload: P, data: unknown, ctx: JobContext<P>): WaitAsyncDisposition | Promise<WaitAsyncDisposition>;
+  resolveWaitAsync?(payload: P, data: unknown, ctx: JobContext<P>): WaitAsyncResolution | Promise<WaitAsyncResolution>;
   /** Runs before a completed job is deleted (`deleteOnComplete`). Errors are logged, never fail the job. */
   cleanup?(payload: P, ctx: JobContext<P>): void | Promise<void>;
   /** Called on every status change of a job of this type, in the process that made the change. */

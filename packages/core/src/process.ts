@@ -156,14 +156,15 @@ export async function runWorkerProcess(store: Store, options: WorkerProcessOptio
     if (signal === 'SIGHUP') {
       if (phase === 'running') {
         phase = 'draining';
-        log.warn({ signal, inFlight: worker.inFlight }, 'stopping after the in-flight jobs');
+        (worker.inFlight > 0 ? log.warn : log.info).call(log, { signal, inFlight: worker.inFlight }, 'stopping after the in-flight jobs');
         worker.stop('signal');
       }
       return;
     }
     if (phase === 'running' || phase === 'draining') {
       phase = 'deadline';
-      log.warn({ signal, inFlight: worker.inFlight, gracefulShutdownTimeout: graceSeconds }, 'stopping: in-flight jobs get the graceful time, then are retried with mulligan');
+      // A stop with nothing in flight is routine (deploys, scaling down): no warning.
+      (worker.inFlight > 0 ? log.warn : log.info).call(log, { signal, inFlight: worker.inFlight, gracefulShutdownTimeout: graceSeconds }, 'stopping: in-flight jobs get the graceful time, then are retried with mulligan');
       hardStop(graceSeconds, 'signal');
     } else {
       log.info({ signal }, 'already stopping');

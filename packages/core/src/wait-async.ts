@@ -33,10 +33,16 @@ export async function resolveWaitAsyncJob(store: Store, jobId: string, data: unk
     if (!def.resolveWaitAsync) throw new InvalidArgumentError(`job type "${job.type}" has no resolveWaitAsync`);
     const ctx = { job, store, signal: new AbortController().signal, logger };
     let disposition: WaitAsyncDisposition;
+    let failure = `${job.type}.resolveWaitAsync returned failed`;
     try {
-      disposition = await def.resolveWaitAsync(job.payload, data, ctx);
-      if (!DISPOSITIONS.has(disposition as string)) {
-        throw new Error(`Invalid return value from ${job.type}.resolveWaitAsync: ${String(disposition)}`);
+      const r = await def.resolveWaitAsync(job.payload, data, ctx);
+      if (typeof r === 'object' && r !== null && r.status === 'failed' && typeof r.error === 'string') {
+        disposition = 'failed';
+        failure = r.error;
+      } else if (DISPOSITIONS.has(r as string)) {
+        disposition = r as WaitAsyncDisposition;
+      } else {
+        throw new Error(`Invalid return value from ${job.type}.resolveWaitAsync: ${describeValue(r)}`);
       }
     } catch (err) {
       if (!options.convertExceptionToFailure) throw err;
@@ -48,7 +54,7 @@ export async function resolveWaitAsyncJob(store: Store, jobId: string, data: unk
       if (job.deleteOnComplete) await runCleanup(job, store, logger);
       await apply(store, job.id, { status: 'completed', delete: job.deleteOnComplete });
     } else {
-      await apply(store, job.id, { status: 'failed', error: `${job.type}.resolveWaitAsync returned failed` });
+      await apply(store, job.id, { status: 'failed', error: failure });
     }
     return disposition;
   });
@@ -58,6 +64,14 @@ async function apply(store: Store, jobId: string, outcome: Outcome): Promise<voi
   const r = await store.settleWaitAsync(jobId, outcome);
   // Hung-job detection or a restart may have moved the job while the resolver ran.
   if (!r.applied) throw new InvalidStateError(jobId, r.job?.status ?? 'deleted', 'wait_async');
+}
+
+function describeValue(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
 
 /** The message of an error-like value. */

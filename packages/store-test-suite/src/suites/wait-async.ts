@@ -1,4 +1,4 @@
-import { InvalidStateError, JobLockedError, JobNotFoundError, JobStatus, resolveWaitAsyncJob, type Store, type WaitAsyncDisposition } from '@jqjobs/core';
+import { InvalidStateError, JobLockedError, JobNotFoundError, JobStatus, resolveWaitAsyncJob, type Store, type WaitAsyncResolution } from '@jqjobs/core';
 import { describe, expect, it } from 'vitest';
 import { gate, req, type StoreConformanceOptions, useKit } from '../harness.ts';
 
@@ -7,7 +7,7 @@ export function waitAsyncTests<S extends Store>(options: StoreConformanceOptions
   describe(`${options.name}: wait-async`, () => {
     const kit = useKit(options);
 
-    async function parked(resolve: (data: unknown) => WaitAsyncDisposition | Promise<WaitAsyncDisposition>, deleteOnComplete = false) {
+    async function parked(resolve: (data: unknown) => WaitAsyncResolution | Promise<WaitAsyncResolution>, deleteOnComplete = false) {
       const { store, def, worker } = kit();
       const t = def<{ ref: string }>({ run: () => JobStatus.WaitAsync, resolveWaitAsync: (_p, data) => resolve(data), options: { deleteOnComplete } });
       const job = await store.enqueue(t, { ref: 'ext-1' });
@@ -52,6 +52,15 @@ export function waitAsyncTests<S extends Store>(options: StoreConformanceOptions
       expect(f.status).toBe('failed');
       expect(f.endedAt).toBeInstanceOf(Date);
       expect(calls).toEqual(['not yet', { error: 'declined' }]);
+    });
+
+    it('a resolver can fail the job with its own reason; an invalid resolution is an error', async () => {
+      const { store } = kit();
+      const job = await parked((d) => (d === 'bad' ? ('maybe' as never) : { status: 'failed', error: 'card declined' }));
+      await expect(resolveWaitAsyncJob(store, job.id, 'bad')).rejects.toThrow(/Invalid return value/);
+      expect((await store.get(job.id)).status).toBe('wait_async');
+      expect(await resolveWaitAsyncJob(store, job.id, 'declined')).toBe('failed');
+      expect(await store.get(job.id)).toMatchObject({ status: 'failed', errorMessage: 'card declined' });
     });
 
     it('requires wait_async: InvalidStateError carries the status, and the job is unchanged', async () => {
