@@ -36,12 +36,13 @@ const { values: args } = parseArgs({
 
 const mode = args.quick ? 'quick' : 'full';
 const preset = args.quick ? QUICK : FULL;
-const reps = args.reps ? Number(args.reps) : preset.reps;
+const reps: Record<ScenarioName, number> = { ...preset.reps };
+if (args.reps) for (const k of SCENARIOS) reps[k] = Number(args.reps);
 const adapters = pick(args.adapters, ADAPTERS, 'adapter');
 const scenarios = pick(args.scenarios, SCENARIOS, 'scenario');
 const outDir = path.resolve(args.out ?? (args.quick ? path.join(appDir, '.quick') : appDir));
 const redisDb = Number(process.env['JQ_BENCH_REDIS_DB'] || REDIS_DB[mode]);
-if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${args.reps}`);
+if (Object.values(reps).some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--reps must be a positive integer, got ${args.reps}`);
 
 function pick<T extends string>(arg: string | undefined, all: readonly T[], what: string): T[] {
   if (!arg) return [...all];
@@ -65,11 +66,12 @@ function plan(): ChildRun[] {
   const runs: ChildRun[] = [];
   if (mode === 'quick') {
     // One process per adapter keeps CI's smoke run short; the targets are still fresh per scenario.
-    for (let rep = 0; rep < reps; rep++) for (const adapter of adapters) runs.push({ adapter, scenarios, rep });
+    const most = Math.max(...scenarios.map((sc) => reps[sc]));
+    for (let rep = 0; rep < most; rep++) for (const adapter of adapters) runs.push({ adapter, scenarios: scenarios.filter((sc) => rep < reps[sc]), rep });
     return runs;
   }
   for (const scenario of scenarios) {
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; rep < reps[scenario]; rep++) {
       for (let k = 0; k < adapters.length; k++) runs.push({ adapter: adapters[(k + rep) % adapters.length]!, scenarios: [scenario], rep });
     }
   }
@@ -116,7 +118,7 @@ async function runChild(run: ChildRun): Promise<Measurement[]> {
   await dropLeftovers(child.pid);
   for (const scenario of run.scenarios) {
     if (!results.some((m) => m.scenario === scenario)) {
-      results.push({ adapter: run.adapter, scenario, status: 'error', error: `no result (process output: ${output.trim().split('\n').slice(-2).join(' / ')})`, metrics: {}, notes: [] });
+      results.push({ adapter: run.adapter, scenario, status: 'error', error: `no result (process output: ${output.trim().split('\n').slice(-2).join(' / ')})`, metrics: {}, notes: [], loadAvg: Number.NaN });
     }
   }
   return results;
@@ -197,7 +199,7 @@ async function main(): Promise<void> {
   for (const name of ['core', 'store-memory', 'store-postgres', 'store-redis']) versions[`@jqjobs/${name}`] = pkgVersion(`@jqjobs/${name}`);
 
   const runs = plan();
-  log(`bench:compare ${mode}: ${adapters.length} adapters × ${scenarios.length} scenarios × ${reps} repeat(s), ${runs.length} processes`);
+  log(`bench:compare ${mode}: ${adapters.length} adapters × ${scenarios.length} scenarios, repeats ${scenarios.map((sc) => `${sc} ${reps[sc]}`).join(', ')}; ${runs.length} processes`);
   const measurements: RepMeasurement[] = [];
   for (const [i, run] of runs.entries()) {
     const t0 = Date.now();
@@ -244,7 +246,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, 'results.json'), `${JSON.stringify(data, null, 2)}\n`);
   writeFileSync(path.join(outDir, 'results.svg'), renderSvg(data));
   writeFileSync(path.join(outDir, 'RESULTS.md'), renderMarkdown(data, 'results.svg'));
-  for (const t of targets(summary)) log(`target ${t.status.toUpperCase()}: ${t.name} — ${t.detail}`);
+  for (const t of targets(summary, measurements)) log(`target ${t.status.toUpperCase()}: ${t.name} — ${t.detail}`);
   log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'RESULTS.md')) || 'RESULTS.md'} in ${(data.durationSeconds / 60).toFixed(1)} min`);
 }
 

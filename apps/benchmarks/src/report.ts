@@ -8,7 +8,7 @@ export interface RunData {
   generatedAt: string;
   mode: 'full' | 'quick';
   command: string;
-  reps: number;
+  reps: Record<ScenarioName, number>;
   params: Params;
   durationSeconds: number;
   machine: {
@@ -83,13 +83,16 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
   out.push('');
   out.push('## Targets');
   out.push('');
-  out.push('From the store issues. Measured as medians of the drain and pickup-latency scenarios below.');
+  out.push(
+    'From the store issues. Decided on the ratio of the medians of the drain and pickup-latency scenarios below. ' +
+      'As a check on the machine\'s drift, the last column gives the same ratio taken within each repeat (ours and the anchor measured in the same round) — median and range; above 1 means ours is better.',
+  );
   out.push('');
   out.push(
     table(
-      ['target', 'result', 'measured'],
-      targets(s).map((t) => [t.name, t.status === 'met' ? '**met**' : t.status === 'missed' ? '**MISSED**' : 'not measured', t.detail]),
-      ['l', 'l', 'l'],
+      ['target', 'result', 'measured (ratio of medians)', 'per-repeat ratios'],
+      targets(s, data.measurements).map((t) => [t.name, t.status === 'met' ? '**met**' : t.status === 'missed' ? '**MISSED**' : 'not measured', t.detail, t.paired]),
+      ['l', 'l', 'l', 'l'],
     ),
   );
   out.push('');
@@ -97,7 +100,9 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push(`Medians of ${data.reps} repeat${data.reps === 1 ? '' : 's'}; every measurement in a fresh database or Redis db. Ours in bold. — = not applicable or not measured.`);
+  out.push(
+    `Medians over repeats (${repsText(data)}); every measurement in a fresh database or Redis db. Ours in bold. — = not applicable or not measured; † = the queue hit the drain's ${p.timeboxMs / 1000} s time box (its cost figures then carry start-up and shut-down spread over few jobs).`,
+  );
   out.push('');
   out.push('### Throughput (jobs/s, higher is better)');
   out.push('');
@@ -108,7 +113,8 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
       present.map((a) => [
         name(a),
         BACKEND[a],
-        ...(['enqueue-serial', 'enqueue-10', 'enqueue-100', 'enqueue-bulk', 'drain'] as const).map((sc) => fmtRate(value(s, a, sc, 'jobsPerSec'))),
+        ...(['enqueue-serial', 'enqueue-10', 'enqueue-100', 'enqueue-bulk'] as const).map((sc) => fmtRate(value(s, a, sc, 'jobsPerSec'))),
+        fmtRate(value(s, a, 'drain', 'jobsPerSec')) + timeboxed(data, a),
       ]),
       ['l', 'l'],
     ),
@@ -133,7 +139,7 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
     table(
       ['queue', 'worker CPU (µs)', 'server CPU (µs)', 'WAL (bytes)', 'transactions', 'Redis calls', 'storage per waiting job (bytes)'],
       present.map((a) => [
-        name(a),
+        name(a) + timeboxed(data, a),
         fmtNum(value(s, a, 'drain', 'workerCpuUsPerJob')),
         fmtNum(value(s, a, 'drain', 'serverCpuUsPerJob')),
         fmtNum(value(s, a, 'drain', 'walBytesPerJob')),
@@ -159,6 +165,10 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
     out.push(sameBackend ? '#### Against the best anchor on the same backend (Postgres vs graphile-worker / pg-boss, Redis vs BullMQ / Bee-Queue)' : '#### Against the best of all four anchors');
     out.push('');
     const rs = ratios(s, sameBackend).filter((r) => present.includes(r.ours));
+    if (rs.length === 0) {
+      out.push('Nothing to compare in this run.', '');
+      continue;
+    }
     out.push(
       table(
         ['ours', 'metric', 'ours', 'best anchor', 'anchor', 'advantage'],
@@ -188,6 +198,14 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
     for (const n of data.processNotes) out.push(`- ${n}`);
     out.push('');
   }
+  out.push('### Raw measurements');
+  out.push('');
+  out.push('<details><summary>Every repeat of the headline metric, with the host\'s 1-minute load average when the measurement started (2 cores)</summary>');
+  out.push('');
+  out.push(rawTable(data));
+  out.push('');
+  out.push('</details>');
+  out.push('');
   out.push('## Method');
   out.push('');
   out.push(
@@ -195,7 +213,7 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
       `- **One command**: \`pnpm bench:compare\` (\`--quick\` for CI's smoke run). Services from \`JQ_PG_URL\` (default \`postgres://postgres@127.0.0.1:5432/test\`, used as the admin database) and \`JQ_REDIS_URL\` (default \`redis://127.0.0.1:6379\`); Redis db ${data.redisDb} (\`JQ_BENCH_REDIS_DB\`, never db 0) is flushed before and after every measurement.`,
       '- **Same Node for all**: every adapter runs under the same Node 20 binary. graphile-worker and pg-boss are pinned to their last releases that run on Node 20 (their current releases need Node 22).',
       '- **Fresh state**: each measurement runs in its own child process against a database created for it (`CREATE DATABASE … TEMPLATE template0`, dropped afterwards) or a flushed Redis db, and sets the schema up with the queue\'s own migration.',
-      `- **Noise**: the machine is shared. Scenarios run one after another; within a scenario the adapters alternate (A B C … then the next repeat, starting one adapter later each time), ${data.reps} repeat${data.reps === 1 ? '' : 's'}, medians reported. Raw values of every repeat are in \`results.json\`.`,
+      `- **Noise**: the machine is shared. Scenarios run one after another; within a scenario the adapters alternate (A B C … then the next repeat, starting one adapter later each time); repeats: ${repsText(data)}; medians reported. The raw value of every measurement, with the host's load average when it started, is in \`results.json\` and under Raw measurements below.`,
       '- **Jobs**: a no-op handler; payload `{ i, t }` (a sequence number and the enqueue-call start time). One queue, one job type, default job options of each library.',
       `- **enqueue serial / 10 / 100 in flight**: ${fmtNum(p.enqueueN)} jobs, one job per enqueue call, 1, 10 or 100 calls outstanding; after ${50} warm-up calls.`,
       `- **bulk**: ${fmtNum(p.bulkN)} jobs through the queue's bulk API in chunks of ${fmtNum(p.bulkChunk)}, one chunk at a time, after one warm-up chunk.`,
@@ -229,6 +247,36 @@ export function renderMarkdown(data: RunData, svgFile: string): string {
   );
   out.push('');
   return out.join('\n');
+}
+
+function rawTable(data: RunData): string {
+  const most = Math.max(...data.scenarios.map((sc) => data.reps[sc]));
+  const rows: string[][] = [];
+  for (const sc of data.scenarios) {
+    const metric = sc === 'latency' ? 'p50Ms' : 'jobsPerSec';
+    for (const a of data.adapters) {
+      const cells: string[] = [];
+      for (let rep = 0; rep < most; rep++) {
+        const m = data.measurements.find((x) => x.adapter === a && x.scenario === sc && x.rep === rep);
+        if (!m) cells.push('');
+        else if (m.status !== 'ok') cells.push('error');
+        else cells.push(`${fmtMetric(metric, m.metrics[metric] ?? Number.NaN)} (${Number.isFinite(m.loadAvg) ? m.loadAvg.toFixed(1) : '?'})`);
+      }
+      rows.push([sc, LABEL[a], metric === 'p50Ms' ? 'p50 ms' : 'jobs/s', ...cells]);
+    }
+  }
+  return table(['scenario', 'queue', 'metric', ...Array.from({ length: most }, (_, i) => `repeat ${i + 1} (load)`)], rows, ['l', 'l', 'l']);
+}
+
+function repsText(data: RunData): string {
+  const counts = new Set(Object.values(data.reps));
+  if (counts.size === 1) return `${[...counts][0]} each`;
+  return data.scenarios.map((sc) => `${sc} ${data.reps[sc]}`).join(', ');
+}
+
+/** Cells of the drain table get a dagger when any repeat of that queue hit the time box. */
+function timeboxed(data: RunData, a: AdapterName): string {
+  return data.measurements.some((m) => m.adapter === a && m.scenario === 'drain' && m.metrics['timedOut'] === 1) ? ' †' : '';
 }
 
 function fmtMetric(metric: string, v: number): string {
@@ -351,7 +399,7 @@ export function renderSvg(data: RunData): string {
     });
     y = plotTop + plotH + 40;
   }
-  parts.push(`<text x="${width / 2}" y="${y - 8}" text-anchor="middle" font-size="10" fill="#666">Medians of ${data.reps} repeat(s); method and settings in RESULTS.md. Generated by pnpm bench:compare.</text>`);
+  parts.push(`<text x="${width / 2}" y="${y - 8}" text-anchor="middle" font-size="10" fill="#666">Medians over repeats (${esc(repsText(data))}); method and settings in RESULTS.md. Generated by pnpm bench:compare.</text>`);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${width}" height="${y}" fill="#fff"/>`,

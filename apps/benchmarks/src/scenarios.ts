@@ -2,6 +2,7 @@
  * The scenarios, identical for every adapter. Each runs in a fresh target (a new
  * database, or a flushed Redis db) that `runMeasurement` makes and removes.
  */
+import os from 'node:os';
 import { createAdapter } from './adapters/index.ts';
 import { BACKEND, type AdapterName, type BenchPayload, type QueueAdapter, type Target } from './adapters/types.ts';
 import { DB_PREFIX, PgAdmin, RedisAdmin, procCpuSeconds, redisBaseUrl, type RedisCounters } from './services.ts';
@@ -39,6 +40,8 @@ export interface Measurement {
   /** Per-command Redis call deltas per processed job (drain), for diagnosis. */
   redisCommands?: Record<string, number>;
   notes: string[];
+  /** The host's 1-minute load average when the measurement started (2 cores: above 2 means queued work). */
+  loadAvg: number;
 }
 
 /** The warm-up before a timed enqueue loop: connections open, code paths compiled. */
@@ -49,7 +52,7 @@ let seq = 0;
 /** Runs one scenario against one adapter in a fresh target, and removes the target afterwards. */
 export async function runMeasurement(adapter: AdapterName, scenario: ScenarioName, params: Params, redisDb: number): Promise<Measurement> {
   const backend = BACKEND[adapter];
-  const m: Measurement = { adapter, scenario, status: 'ok', metrics: {}, notes: [] };
+  const m: Measurement = { adapter, scenario, status: 'ok', metrics: {}, notes: [], loadAvg: os.loadavg()[0]! };
   const pgAdmin = backend === 'postgres' ? await PgAdmin.connect() : null;
   const redisAdmin = backend === 'redis' ? await RedisAdmin.connect(redisDb) : null;
   const dbName = `${DB_PREFIX}${process.pid}_${seq++}`;
@@ -263,6 +266,7 @@ async function drain(ctx: Ctx): Promise<void> {
   ctx.m.metrics['jobsPerSec'] = jobs > 1 && windowMs > 0 ? ((jobs - 1) / windowMs) * 1000 : Number.NaN;
   ctx.m.metrics['jobs'] = jobs;
   ctx.m.metrics['startupMs'] = first - started;
+  ctx.m.metrics['timedOut'] = timedOut ? 1 : 0;
   if (timedOut) ctx.m.notes.push(`time box: ${jobs} of ${n} jobs in ${Math.round(timeboxMs / 1000)} s`);
   ctx.m.metrics['workerCpuUsPerJob'] = (cpu.user + cpu.system) / jobs;
   if (server0.size > 0 || server1.size > 0) ctx.m.metrics['serverCpuUsPerJob'] = (cpuDelta(server0, server1) * 1e6) / jobs;

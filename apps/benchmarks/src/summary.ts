@@ -115,21 +115,50 @@ export interface TargetResult {
   name: string;
   status: 'met' | 'missed' | 'not measured';
   detail: string;
+  /** Median and range of the per-repeat ratios ours ÷ anchor (adjacent measurements of one round), as a check on drift. */
+  paired: string;
+}
+
+/**
+ * Per repeat, ours ÷ anchor (`invert`: anchor ÷ ours) from the two measurements
+ * of one round: machine load drifts between rounds, far less within one.
+ */
+function pairedRatios(ms: readonly RepMeasurement[], scenario: ScenarioName, metric: string, ours: AdapterName, anchor: AdapterName, invert: boolean): number[] {
+  const at = (a: AdapterName, rep: number) => ms.find((m) => m.adapter === a && m.scenario === scenario && m.rep === rep && m.status === 'ok')?.metrics[metric];
+  const out: number[] = [];
+  for (const rep of new Set(ms.map((m) => m.rep))) {
+    const o = at(ours, rep);
+    const b = at(anchor, rep);
+    if (o === undefined || b === undefined || !(o > 0) || !(b > 0)) continue;
+    out.push(invert ? b / o : o / b);
+  }
+  return out;
+}
+
+function fmtPaired(rs: readonly number[]): string {
+  if (rs.length === 0) return '—';
+  const sorted = [...rs].sort((x, y) => x - y);
+  return `${median(rs).toFixed(2)}× (${sorted[0]!.toFixed(2)}–${sorted[sorted.length - 1]!.toFixed(2)}, ${rs.length} repeats)`;
 }
 
 /** The targets set in the store issues. */
-export function targets(summary: Summary): TargetResult[] {
+export function targets(summary: Summary, measurements: readonly RepMeasurement[]): TargetResult[] {
   const out: TargetResult[] = [];
   const drain = (a: AdapterName) => value(summary, a, 'drain', 'jobsPerSec');
   const ratioTarget = (name: string, ours: AdapterName, anchor: AdapterName, need: number) => {
     const o = drain(ours);
     const b = drain(anchor);
     if (!Number.isFinite(o) || !Number.isFinite(b)) {
-      out.push({ name, status: 'not measured', detail: `${ours}: ${fmtRate(o)}, ${anchor}: ${fmtRate(b)}` });
+      out.push({ name, status: 'not measured', detail: `${ours}: ${fmtRate(o)}, ${anchor}: ${fmtRate(b)}`, paired: '—' });
       return;
     }
     const r = o / b;
-    out.push({ name, status: r >= need ? 'met' : 'missed', detail: `${r.toFixed(2)}× (${ours} ${fmtRate(o)} jobs/s vs ${anchor} ${fmtRate(b)} jobs/s; needs ≥ ${need}×)` });
+    out.push({
+      name,
+      status: r >= need ? 'met' : 'missed',
+      detail: `${r.toFixed(2)}× (${ours} ${fmtRate(o)} jobs/s vs ${anchor} ${fmtRate(b)} jobs/s; needs ≥ ${need}×)`,
+      paired: fmtPaired(pairedRatios(measurements, 'drain', 'jobsPerSec', ours, anchor, false)),
+    });
   };
   ratioTarget('Postgres drain ≥ 1.25× graphile-worker', 'jqjobs-postgres', 'graphile-worker', 1.25);
   ratioTarget('Redis drain ≥ 1.5× BullMQ', 'jqjobs-redis', 'bullmq', 1.5);
@@ -138,7 +167,7 @@ export function targets(summary: Summary): TargetResult[] {
     const o = value(summary, ours, 'latency', 'p50Ms');
     const anchors = ANCHORS.map((a) => ({ a, v: value(summary, a, 'latency', 'p50Ms') })).filter((x) => Number.isFinite(x.v));
     if (!Number.isFinite(o) || anchors.length < ANCHORS.length) {
-      out.push({ name, status: 'not measured', detail: `${ours}: ${fmtMs(o)} ms; anchors measured: ${anchors.length} of ${ANCHORS.length}` });
+      out.push({ name, status: 'not measured', detail: `${ours}: ${fmtMs(o)} ms; anchors measured: ${anchors.length} of ${ANCHORS.length}`, paired: '—' });
       continue;
     }
     const best = anchors.reduce((x, y) => (y.v < x.v ? y : x));
@@ -147,6 +176,7 @@ export function targets(summary: Summary): TargetResult[] {
       name,
       status: behind.length === 0 ? 'met' : 'missed',
       detail: behind.length === 0 ? `${fmtMs(o)} ms vs best anchor ${best.a} ${fmtMs(best.v)} ms` : `${fmtMs(o)} ms; not ahead of ${behind.join(', ')}`,
+      paired: `vs ${best.a}: ${fmtPaired(pairedRatios(measurements, 'latency', 'p50Ms', ours, best.a, true))}`,
     });
   }
   return out;
