@@ -8,6 +8,15 @@ export type Client = Redis | Cluster;
 /** One argument of a script call. */
 export type Arg = string | number | Buffer;
 
+/**
+ * ioredis has Buffer-reply variants of every command at run time but does not type
+ * these two. (`callBuffer` is typed but breaks under auto-pipelining.)
+ */
+interface BufferEval {
+  evalshaBuffer(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+  evalBuffer(script: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+}
+
 interface Loaded {
   src: string;
   sha: string;
@@ -28,25 +37,15 @@ export class ScriptRunner {
     }
   }
 
-  /** Loads every script into the server the client talks to (SCRIPT LOAD), so the first calls need no fallback. */
-  async preload(client: Client): Promise<void> {
-    for (const { src } of this.loaded.values()) {
-      if ((client as Cluster).isCluster) {
-        // In a cluster, the node owning our hash slot must hold the scripts: EVAL with a no-op guard is routed there.
-        continue;
-      }
-      await (client as Redis).script('LOAD', src);
-    }
-  }
-
   /** Calls a script with KEYS[1] = the store base and `args` as ARGV; replies keep bulk strings as Buffers. */
   async run(client: Client, name: ScriptName, args: readonly Arg[]): Promise<unknown> {
     const s = this.loaded.get(name)!;
+    const c = client as unknown as BufferEval;
     try {
-      return await client.callBuffer('EVALSHA', s.sha, 1, this.base, ...args);
+      return await c.evalshaBuffer(s.sha, 1, this.base, ...args);
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      return await client.callBuffer('EVAL', s.src, 1, this.base, ...args);
+      return await c.evalBuffer(s.src, 1, this.base, ...args);
     }
   }
 }
