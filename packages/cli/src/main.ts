@@ -8,6 +8,7 @@ import { formatOptions, parseArgs } from './args.ts';
 import type { Command, CommandContext } from './command.ts';
 import { workerCommand } from './commands/worker.ts';
 import { adminCommand } from './commands/admin.ts';
+import { autoscaleCommand } from './commands/autoscale.ts';
 import { deleteCommand } from './commands/delete.ts';
 import { detectHungCommand } from './commands/detect-hung.ts';
 import { listCommand } from './commands/list.ts';
@@ -22,6 +23,7 @@ import { CliExitCode, UsageError } from './errors.ts';
 /** Commands by name. Add new commands here. */
 export const commands: Readonly<Record<string, Command>> = {
   worker: workerCommand,
+  autoscale: autoscaleCommand,
   migrate: migrateCommand,
   stats: statsCommand,
   list: listCommand,
