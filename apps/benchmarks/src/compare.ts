@@ -7,7 +7,8 @@
  * committed report); quick mode writes into apps/benchmarks/.quick unless --out.
  */
 import { fork, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +80,26 @@ function plan(): ChildRun[] {
 }
 
 const processNotes: string[] = [];
+
+/**
+ * A hash of our packages' sources. Each measurement process loads them afresh,
+ * so an edit made while the run is going changes what later measurements
+ * measure; the report says so when the hash moved.
+ */
+function sourceFingerprint(): string {
+  const h = createHash('sha1');
+  for (const pkg of ['core', 'store-memory', 'store-postgres', 'store-redis']) {
+    const dir = path.join(repoDir, 'packages', pkg, 'src');
+    let files: string[];
+    try {
+      files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort();
+    } catch {
+      continue;
+    }
+    for (const f of files) h.update(`${pkg}/${f}\0`).update(readFileSync(path.join(dir, f))).update('\0');
+  }
+  return h.digest('hex').slice(0, 10);
+}
 
 async function runChild(run: ChildRun): Promise<Measurement[]> {
   const spec: ChildSpec = { adapter: run.adapter, scenarios: run.scenarios, params: preset.params, redisDb };
@@ -203,9 +224,10 @@ async function main(): Promise<void> {
   const measurements: RepMeasurement[] = [];
   for (const [i, run] of runs.entries()) {
     const t0 = Date.now();
+    const source = sourceFingerprint();
     const results = await runChild(run);
     for (const m of results) {
-      measurements.push({ ...m, rep: run.rep });
+      measurements.push({ ...m, rep: run.rep, source });
       const shown = Object.entries(m.metrics)
         .filter(([k]) => ['jobsPerSec', 'p50Ms', 'p99Ms', 'walBytesPerJob', 'redisCallsPerJob'].includes(k))
         .map(([k, v]) => `${k}=${v.toFixed(k.endsWith('Ms') ? 2 : 0)}`)
@@ -215,6 +237,12 @@ async function main(): Promise<void> {
     log(`    ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 
+  const versionsSeen = [...new Set(measurements.map((m) => m.source))];
+  if (versionsSeen.length > 1) {
+    processNotes.push(
+      `our packages' sources changed while this run was going (${versionsSeen.length} versions: ${versionsSeen.join(', ')}; per measurement in results.json): the numbers mix code versions, rerun on a quiet tree`,
+    );
+  }
   const summary = summarize(measurements);
   const data: RunData = {
     generatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),

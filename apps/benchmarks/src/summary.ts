@@ -8,6 +8,8 @@ import { median } from './stats.ts';
 
 export interface RepMeasurement extends Measurement {
   rep: number;
+  /** Fingerprint of our packages' sources when the measurement process started. */
+  source: string;
 }
 
 export interface Cell {
