@@ -126,6 +126,7 @@ export class PostgresStore extends BaseStore {
   private readonly claimMarks = new Map<string, number>();
   private closed = false;
   private closing: Promise<void> | null = null;
+  private ended = false;
 
   constructor(connection: PostgresConnection, options: PostgresStoreOptions = {}) {
     super(options);
@@ -277,11 +278,9 @@ export class PostgresStore extends BaseStore {
   // ----- reads ---------------------------------------------------------------
 
   async get(id: string): Promise<JobRecord> {
+    this.assertOpen();
     const jobId = parseJobId(id);
-    if (jobId === null) {
-      this.assertOpen();
-      throw new JobNotFoundError(String(id));
-    }
+    if (jobId === null) throw new JobNotFoundError(String(id));
     const rows = await this.query('get', this.sql.get, { id: jobId });
     if (rows.length === 0) throw new JobNotFoundError(jobId);
     return rowToJob(rows[0]!).job;
@@ -296,6 +295,7 @@ export class PostgresStore extends BaseStore {
   }
 
   async count(filter: JobFilter = {}): Promise<number> {
+    this.assertOpen();
     const f = checkFilter(filter);
     if (f.statuses?.length === 0) return 0;
     const rows = await this.query('count', this.sql.count, { queue: f.queue, statuses: f.statuses });
@@ -303,6 +303,7 @@ export class PostgresStore extends BaseStore {
   }
 
   async jobs(options: JobListOptions = {}): Promise<JobRecord[]> {
+    this.assertOpen();
     const f = checkFilter(options);
     const limit = options.limit ?? 100;
     const offset = options.offset ?? 0;
@@ -314,6 +315,7 @@ export class PostgresStore extends BaseStore {
   }
 
   async stats(): Promise<QueueStats[]> {
+    this.assertOpen();
     const now = this.now();
     const rows = await this.query('stats', this.sql.stats, { now });
     const byQueue = new Map<string, QueueStats>();
@@ -333,11 +335,9 @@ export class PostgresStore extends BaseStore {
   // ----- admin ---------------------------------------------------------------
 
   async restart(jobId: string): Promise<JobRecord> {
+    this.assertOpen();
     const id = parseJobId(jobId);
-    if (id === null) {
-      this.assertOpen();
-      throw new JobNotFoundError(String(jobId));
-    }
+    if (id === null) throw new JobNotFoundError(String(jobId));
     const rows = await this.query('restart', this.sql.restart(this.notify), { now: this.now(), id });
     if (rows.length === 0) throw new JobNotFoundError(id);
     const r = rows[0]!;
@@ -349,6 +349,7 @@ export class PostgresStore extends BaseStore {
   }
 
   protected async removeJob(jobId: string): Promise<boolean> {
+    this.assertOpen();
     const id = parseJobId(jobId);
     if (id === null) return false;
     const rows = await this.query('delete', this.sql.remove, { id });
@@ -357,6 +358,7 @@ export class PostgresStore extends BaseStore {
   }
 
   async detectHungJobs(): Promise<number> {
+    this.assertOpen();
     const rows = await this.query('detectHungJobs', this.sql.detectHung(this.notify), {
       now: this.now(),
       cap: LIMITS.mulliganCap,
@@ -375,11 +377,9 @@ export class PostgresStore extends BaseStore {
   }
 
   protected async tryLock(jobId: string, owner: string, ttlMs: number): Promise<LockAttempt> {
+    this.assertOpen();
     const id = parseJobId(jobId);
-    if (id === null) {
-      this.assertOpen();
-      return 'missing';
-    }
+    if (id === null) return 'missing';
     const rows = await this.query('withLock', this.sql.tryLock, { now: this.now(), id, owner, ttl: ttlMs });
     const r = rows[0]!;
     if ((r[0] as number) > 0) return 'acquired';
@@ -423,12 +423,10 @@ export class PostgresStore extends BaseStore {
   }
 
   async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
+    this.assertOpen();
     checkOutcome(outcome);
     const id = parseJobId(jobId);
-    if (id === null) {
-      this.assertOpen();
-      throw new JobNotFoundError(String(jobId));
-    }
+    if (id === null) throw new JobNotFoundError(String(jobId));
     if (outcome.status === 'wait_async') {
       // wait_async -> wait_async is a no-op.
       const job = await this.get(id);
@@ -485,6 +483,7 @@ export class PostgresStore extends BaseStore {
     this.closing = (async () => {
       await Promise.all([this.enqueueBatcher.drained(), this.workBatcher.drained()]);
       await this.notifier.close();
+      this.ended = true;
       if (this.ownsPool) await this.pool.end();
     })();
     return this.closing;
@@ -501,7 +500,8 @@ export class PostgresStore extends BaseStore {
   }
 
   private async query(op: string, sql: Sql, values: Record<string, unknown>): Promise<unknown[][]> {
-    if (this.closed && !this.closing) throw new StoreClosedError();
+    // Statements already batched when close() began still run; nothing after the pool is gone.
+    if (this.ended) throw new StoreClosedError();
     const params = sql.params.map((p) => values[p] ?? null);
     try {
       const res = await this.pool.query<unknown[]>(this.prepared ? { name: sql.name, text: sql.text, values: params, rowMode: 'array' } : { text: sql.text, values: params, rowMode: 'array' });
@@ -531,7 +531,7 @@ export class PostgresStore extends BaseStore {
       now,
       settles: settles.length > 0 ? encodeSettles(settles) : null,
       worker: request ? storableText(String(request.workerId)) : null,
-      queues: request?.queues ?? null,
+      queues: request?.queues ? [...new Set(request.queues)] : null,
       lease: request?.leaseMs ?? 0,
     });
 

@@ -73,13 +73,18 @@ export function storableText(value: string): string {
   return LONE_SURROGATE.test(s) ? s.replace(LONE_SURROGATES, '\uFFFD') : s;
 }
 
-/** The JSON array `json_to_recordset` reads in inserts. Payloads are spliced in as their already-checked JSON text. */
+/**
+ * The JSON array `json_to_recordset` reads in inserts. Payloads travel as JSON
+ * strings (cast to json in SQL): PostgreSQL's JSON parser refuses \u0000 and lone
+ * surrogate escapes anywhere it de-escapes, and as a string the payload's own
+ * escapes are left alone.
+ */
 export function encodeNewJobs(jobs: readonly NewJob[]): string {
   const parts: string[] = new Array(jobs.length);
   for (let i = 0; i < jobs.length; i++) {
     const j = jobs[i]!;
     parts[i] =
-      `{"t":${JSON.stringify(j.type)},"q":${JSON.stringify(j.queueName)},"pr":${j.priority},"p":${j.payloadJson},"ma":${j.maxAttempts},` +
+      `{"t":${JSON.stringify(j.type)},"q":${JSON.stringify(j.queueName)},"pr":${j.priority},"p":${JSON.stringify(j.payloadJson)},"ma":${j.maxAttempts},` +
       `"doc":${j.deleteOnComplete},"c":${j.coalesceId === null ? 'null' : JSON.stringify(j.coalesceId)},` +
       `"mr":${j.maxRuntimeSeconds === null ? 'null' : j.maxRuntimeSeconds},"b":${j.backoff === null ? 'null' : JSON.stringify(j.backoff)},` +
       `"sa":${j.startAt === null ? 'null' : j.startAt.getTime()}}`;

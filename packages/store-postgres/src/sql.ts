@@ -56,7 +56,7 @@ export function jobColumns(a: string): string {
 export const JOB_COLUMN_COUNT = 18;
 
 /** Insert input, one JSON parameter (see `encodeNewJobs`). */
-const INSERT_INPUT = `rows from (json_to_recordset($jobs::json) as (t text, q text, pr int, p json, ma int, doc boolean, c text, mr float8, b json, sa float8)) with ordinality as x(t, q, pr, p, ma, doc, c, mr, b, sa, ord)`;
+const INSERT_INPUT = `rows from (json_to_recordset($jobs::json) as (t text, q text, pr int, p text, ma int, doc boolean, c text, mr float8, b json, sa float8)) with ordinality as x(t, q, pr, p, ma, doc, c, mr, b, sa, ord)`;
 
 /** Settle input, one JSON parameter (see `encodeSettles`): id, claim seq, kind, error, delay ms, max attempts. */
 const SETTLE_INPUT = `json_to_recordset($settles::json) as s(i bigint, s int, k text, e text, d float8, m int)`;
@@ -138,12 +138,19 @@ export function buildStatements(schema: string, table: string, channel: string):
     const ctes: string[] = [];
     const parts: string[] = [];
     if (claim !== 'none') {
-      const queueFilter = claim === 'queues' ? ' and queue_name = any($queues::text[])' : '';
+      // All queues: the claim index, whose key order is the claim order. Named
+      // queues: the per-queue index, walked once per queue (its key order is the
+      // claim order within a queue), then the best across them.
+      const pick =
+        claim === 'all'
+          ? `select id from ${T} where status = 'queued' and run_at <= ${now} order by priority desc, run_at, id limit ${limit} for update skip locked`
+          : `select x.id from unnest($queues::text[]) q(name) cross join lateral (select id, priority, run_at from ${T} ` +
+            `where status = 'queued' and queue_name = q.name and run_at <= ${now} order by queue_name, priority desc, run_at, id limit ${limit} for update skip locked) x ` +
+            `order by x.priority desc, x.run_at, x.id limit ${limit}`;
       ctes.push(
         `c as (update ${T} j set status = 'running', attempt_number = j.attempt_number + 1, claim_seq = j.claim_seq + 1, ` +
           `started_at = ${now}, ended_at = null, error_message = null, worker_id = $worker::text, lease_until = ${ts('$now::float8 + $lease::float8')} ` +
-          `from (select id from ${T} where status = 'queued' and run_at <= ${now}${queueFilter} ` +
-          `order by priority desc, run_at, id limit ${limit} for update skip locked) n where j.id = n.id returning ${J}, ${ms('j.run_at')} as rt)`,
+          `from (${pick}) n where j.id = n.id returning ${J}, ${ms('j.run_at')} as rt)`,
       );
       parts.push(`select 'c' as k, null::bigint as id, null::text as st, c.* from c`);
     }
@@ -162,7 +169,7 @@ export function buildStatements(schema: string, table: string, channel: string):
   });
 
   const insertCols = `type, queue_name, priority, payload, max_attempts, delete_on_complete, coalesce_id, max_runtime_seconds, backoff, created_at, start_at, run_at, status`;
-  const insertValues = `x.t, x.q, x.pr, coalesce(x.p, 'null'::json), x.ma, x.doc, x.c, x.mr, x.b, ${now}, coalesce(${ts('x.sa')}, ${now}), coalesce(${ts('x.sa')}, ${now}), 'queued'`;
+  const insertValues = `x.t, x.q, x.pr, x.p::json, x.ma, x.doc, x.c, x.mr, x.b, ${now}, coalesce(${ts('x.sa')}, ${now}), coalesce(${ts('x.sa')}, ${now}), 'queued'`;
 
   const insert = memo((withCoalesce: boolean, notify: boolean) => {
     if (!withCoalesce) {
