@@ -167,3 +167,73 @@ export function decodeJob(id: string, buf: Buffer): DecodedJob {
   };
   return payloadError === undefined ? { record, token: strOrNull(f[17]) } : { record, payloadError, token: strOrNull(f[17]) };
 }
+
+/** What `packRecord` writes: the stored fields of a new job (positions as documented above). */
+export type RecordValue = string | number | boolean;
+
+/**
+ * Packs a new job's record in JavaScript, so the enqueue script stores it as it is
+ * instead of building it in Lua. Trailing `false` fields are left out, as the
+ * scripts do. Integers use the smallest encoding; other numbers float64.
+ */
+export function packRecord(fields: readonly RecordValue[]): Buffer {
+  let n = fields.length;
+  while (n > 11 && fields[n - 1] === false) n--;
+  const strs: Buffer[] = [];
+  let size = n <= 15 ? 1 : 3;
+  for (let i = 0; i < n; i++) {
+    const v = fields[i]!;
+    if (typeof v === 'string') {
+      const b = Buffer.from(v, 'utf8');
+      strs.push(b);
+      size += b.length + (b.length < 32 ? 1 : b.length < 256 ? 2 : b.length < 65536 ? 3 : 5);
+    } else size += 9;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let p = 0;
+  if (n <= 15) out[p++] = 0x90 | n;
+  else {
+    out[p++] = 0xdc;
+    out.writeUInt16BE(n, p);
+    p += 2;
+  }
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = fields[i]!;
+    if (typeof v === 'string') {
+      const b = strs[s++]!;
+      const len = b.length;
+      if (len < 32) out[p++] = 0xa0 | len;
+      else if (len < 256) {
+        out[p++] = 0xd9;
+        out[p++] = len;
+      } else if (len < 65536) {
+        out[p++] = 0xda;
+        out.writeUInt16BE(len, p);
+        p += 2;
+      } else {
+        out[p++] = 0xdb;
+        out.writeUInt32BE(len, p);
+        p += 4;
+      }
+      p += b.copy(out, p);
+    } else if (typeof v === 'boolean') {
+      out[p++] = v ? 0xc3 : 0xc2;
+    } else if (Number.isInteger(v) && v >= -32 && v <= 127) {
+      out[p++] = v & 0xff;
+    } else if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) {
+      out[p++] = 0xd2;
+      out.writeInt32BE(v, p);
+      p += 4;
+    } else if (Number.isSafeInteger(v)) {
+      out[p++] = 0xd3;
+      out.writeBigInt64BE(BigInt(v), p);
+      p += 8;
+    } else {
+      out[p++] = 0xcb;
+      out.writeDoubleBE(v, p);
+      p += 8;
+    }
+  }
+  return p === size ? out : out.subarray(0, p);
+}

@@ -318,27 +318,45 @@ local function take(best, state, n)
 end
 `],
   [['claimJobs'], `
--- Claims up to L due jobs from names; appends id, token, record for each to out.
+-- Claims up to L due jobs from names; appends id, token, record for each to out and
+-- returns how many. Jobs taken together are read and written with one call per record hash.
 local function claimJobs(names, L, workerId, leaseMs, tokPrefix, out)
   local state = {}
   local n = 0
+  local lease = NOW + leaseMs
   for _ = 1, L * 4 + 64 do
     if n >= L then break end
     local best = pickBest(names, state)
     if not best then break end
-    for _, id in ipairs(take(best, state, L - n)) do
-      local r = getRec(id)
-      if r and r[S] == QUEUED then
-        n = n + 1
-        local tok = tokPrefix .. n
-        r[S] = RUNNING; r[AT] = r[AT] + 1; r[ST] = NOW; r[EN] = false; r[ER] = false; r[TK] = tok; r[WK] = workerId
-        local raw = putRec(id, r)
-        redis.call('ZADD', B .. ':r:' .. r[Q], NOW + leaseMs, id .. ':' .. tok)
-        if r[MR] then redis.call('ZADD', B .. ':mr', NOW + r[MR] * 1000, id) end
-        out[#out + 1] = id; out[#out + 1] = tok; out[#out + 1] = raw
+    local ids = take(best, state, L - n)
+    local i = 1
+    while ids[i] do
+      local k = ck(ids[i])
+      local group = { ids[i] }
+      while ids[i + #group] and ck(ids[i + #group]) == k do group[#group + 1] = ids[i + #group] end
+      i = i + #group
+      local raws = redis.call('HMGET', k, unpack(group))
+      local hset, zadd = {}, {}
+      for j, id in ipairs(group) do
+        local r = raws[j] and cmsgpack.unpack(raws[j])
+        if r and r[S] == QUEUED then
+          n = n + 1
+          local tok = tokPrefix .. n
+          r[S] = RUNNING; r[AT] = r[AT] + 1; r[ST] = NOW; r[EN] = false; r[ER] = false; r[TK] = tok; r[WK] = workerId
+          local raw = pack(r)
+          hset[#hset + 1] = id; hset[#hset + 1] = raw
+          zadd[#zadd + 1] = lease; zadd[#zadd + 1] = id .. ':' .. tok
+          if r[MR] then redis.call('ZADD', B .. ':mr', NOW + r[MR] * 1000, id) end
+          out[#out + 1] = id; out[#out + 1] = tok; out[#out + 1] = raw
+        end
+      end
+      if #hset > 0 then
+        redis.call('HSET', k, unpack(hset))
+        redis.call('ZADD', B .. ':r:' .. best.q, unpack(zadd))
       end
     end
   end
+  return n
 end
 `],
   [['queueCount'], `
@@ -364,8 +382,8 @@ end
 
 
 /**
- * insertJobs. ARGV: now, n, then 10 per job: type, payload, queue, priority,
- * maxAttempts, startAt|'' , maxRuntimeSeconds|'', deleteOnComplete 1|0, coalesceId|'', backoff|''.
+ * insertJobs. ARGV: now, n, then 5 per job: record (packed by the caller, see codec.ts),
+ * queue, priority, startAt|'' (now), coalesceId|''.
  * Reply per job: kind ('n' new / 'e' existing / 'b' same as batch item), id or item index, record for 'e'.
  */
 const ENQUEUE = `
@@ -374,7 +392,7 @@ local out = {}
 local fresh = {}
 local seen = nil
 for i = 1, n do
-  local cid = ARGV[(i - 1) * 10 + 11]
+  local cid = ARGV[5 * i + 2]
   if cid == '' then
     fresh[#fresh + 1] = i
   else
@@ -396,17 +414,13 @@ end
 if #fresh > 0 then
   local first = redis.call('INCRBY', B .. ':id', #fresh) - #fresh + 1
   for k, i in ipairs(fresh) do
-    local a = 2 + (i - 1) * 10
+    local a = 2 + (i - 1) * 5
     local idn = first + k - 1
     local id = fmt(idn)
-    local q, ps = ARGV[a + 3], ARGV[a + 4]
+    local q, ps = ARGV[a + 2], ARGV[a + 3]
     local runAt = NOW
-    if ARGV[a + 6] ~= '' then runAt = tonumber(ARGV[a + 6]) end
-    local cid, mr, bo = ARGV[a + 9], false, false
-    if ARGV[a + 7] ~= '' then mr = tonumber(ARGV[a + 7]) end
-    if ARGV[a + 10] ~= '' then bo = ARGV[a + 10] end
-    if cid == '' then cid = false else redis.call('HSET', B .. ':co', cid, id) end
-    local r = { QUEUED, ARGV[a + 1], ARGV[a + 2], q, tonumber(ps), 0, tonumber(ARGV[a + 5]), NOW, runAt, true, ARGV[a + 8] == '1', false, false, false, cid, mr, bo }
+    if ARGV[a + 4] ~= '' then runAt = tonumber(ARGV[a + 4]) end
+    if ARGV[a + 5] ~= '' then redis.call('HSET', B .. ':co', ARGV[a + 5], id) end
     if idn % 100 == 0 or idn == 1 then
       local chunk = math.floor(idn / 100)
       redis.call('ZADD', B .. ':chunks', chunk, chunk)
@@ -415,12 +429,12 @@ if #fresh > 0 then
         if tonumber(c) < chunk and redis.call('EXISTS', B .. ':j:' .. c) == 0 then redis.call('ZREM', B .. ':chunks', c) end
       end
     end
-    putRec(id, r)
+    redis.call('HSET', ck(id), id, ARGV[a + 1])
     if runAt <= NOW then
-      insertReady(id, q, r[PR], runAt, ps)
+      insertReady(id, q, tonumber(ps), runAt, ps)
       wake(q, 1)
     else
-      addDelayed(id, q, r[PR], runAt)
+      addDelayed(id, q, tonumber(ps), runAt)
     end
     out[3 * i - 2] = 'n'; out[3 * i - 1] = id; out[3 * i] = false
   end
@@ -430,50 +444,97 @@ return out
 `;
 
 /**
- * settle (optional) + claim (optional), the hot path in one call.
- * ARGV: now, jobId|'', token, outcome (d|c|w|q|f), error, delayMs, maxAttempts|'',
- *       queue hint|'', coalesce hint|'', maxRuntime hint 1|0,
- *       limit (0 = no claim), workerId, leaseMs, token prefix, nQueues (-1 = all), queues…
- * Reply: applied 1|0, record|nil, then id, token, record per claimed job.
+ * Settles and claims, the hot path: everything a worker's slots asked for in the same
+ * tick, in one call. ARGV: now, nSettles, then per settle: jobId, token, outcome
+ * (d|c|w|q|f), error, delayMs, maxAttempts|'', queue hint|'', coalesce hint|'',
+ * maxRuntime hint 1|0; then nGroups, then per claim group: limit, workerId, leaseMs,
+ * token prefix, nQueues (-1 = all), queues…
+ * Reply: applied 1|0 and record|nil per settle, then per group: n, and n × (id, token, record).
  */
 const WORK = `
-local reply = { 0, false }
-local id = ARGV[2]
-if id ~= '' then
-  local tok, oc, qh = ARGV[3], ARGV[4], ARGV[8]
-  if oc == 'd' and qh ~= '' then
-    -- Fast path: the claim's own data says where the job is, so the ZREM is the ownership check.
-    if redis.call('ZREM', B .. ':r:' .. qh, id .. ':' .. tok) == 1 then
-      redis.call('HDEL', ck(id), id)
-      if ARGV[9] ~= '' then redis.call('HDEL', B .. ':co', ARGV[9]) end
-      if ARGV[10] == '1' then redis.call('ZREM', B .. ':mr', id) end
-      reply[1] = 1
-    else
-      reply[2] = redis.call('HGET', ck(id), id)
+local reply = {}
+local nS = tonumber(ARGV[2])
+-- Settles. Completed-and-deleted jobs whose claim data came along (the common case) are
+-- done together: one ZMSCORE per queue is the ownership check for all of them, then one
+-- ZREM per queue and one HDEL per record hash. The others go one by one.
+local fast, fastByQ, fastQs = {}, {}, {}
+for i = 1, nS do
+  local a = 2 + (i - 1) * 9
+  if ARGV[a + 3] == 'd' and ARGV[a + 7] ~= '' then
+    fast[i] = true
+    local q = ARGV[a + 7]
+    if not fastByQ[q] then fastByQ[q] = {}; fastQs[#fastQs + 1] = q end
+    local g = fastByQ[q]
+    g[#g + 1] = i
+  end
+end
+local applied = {}
+local delByHash, hashes, coDel, mrDel = {}, {}, {}, {}
+for _, q in ipairs(fastQs) do
+  local items, members = fastByQ[q], {}
+  for j, i in ipairs(items) do
+    local a = 2 + (i - 1) * 9
+    members[j] = ARGV[a + 1] .. ':' .. ARGV[a + 2]
+  end
+  local scores = redis.call('ZMSCORE', B .. ':r:' .. q, unpack(members))
+  local owned, seen = {}, {}
+  for j, i in ipairs(items) do
+    if scores[j] and not seen[members[j]] then
+      seen[members[j]] = true
+      owned[#owned + 1] = members[j]
+      applied[i] = true
+      local a = 2 + (i - 1) * 9
+      local id = ARGV[a + 1]
+      local k = ck(id)
+      if not delByHash[k] then delByHash[k] = {}; hashes[#hashes + 1] = k end
+      local d = delByHash[k]
+      d[#d + 1] = id
+      if ARGV[a + 8] ~= '' then coDel[#coDel + 1] = ARGV[a + 8] end
+      if ARGV[a + 9] == '1' then mrDel[#mrDel + 1] = id end
     end
+  end
+  if #owned > 0 then redis.call('ZREM', B .. ':r:' .. q, unpack(owned)) end
+end
+for _, k in ipairs(hashes) do redis.call('HDEL', k, unpack(delByHash[k])) end
+if #coDel > 0 then redis.call('HDEL', B .. ':co', unpack(coDel)) end
+if #mrDel > 0 then redis.call('ZREM', B .. ':mr', unpack(mrDel)) end
+for i = 1, nS do
+  local a = 2 + (i - 1) * 9
+  local id, tok, oc = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local ok, out = 0, false
+  if fast[i] then
+    if applied[i] then ok = 1 else out = redis.call('HGET', ck(id), id) end
   else
     local r, raw = getRec(id)
     if r and r[S] == RUNNING and r[TK] == tok then
       redis.call('ZREM', B .. ':r:' .. r[Q], id .. ':' .. tok)
       if r[MR] and oc ~= 'w' then redis.call('ZREM', B .. ':mr', id) end
       local maxAtt = nil
-      if ARGV[7] ~= '' then maxAtt = tonumber(ARGV[7]) end
-      reply[1] = 1
-      reply[2] = applyOutcome(id, r, oc, ARGV[5], tonumber(ARGV[6]), maxAtt)
+      if ARGV[a + 6] ~= '' then maxAtt = tonumber(ARGV[a + 6]) end
+      ok = 1
+      out = applyOutcome(id, r, oc, ARGV[a + 4], tonumber(ARGV[a + 5]), maxAtt)
     else
-      reply[2] = raw
+      out = raw
     end
   end
+  reply[#reply + 1] = ok
+  reply[#reply + 1] = out
 end
-local L = tonumber(ARGV[11])
-if L > 0 then
-  local nq = tonumber(ARGV[15])
+local a = 2 + nS * 9
+-- Claims, one group per distinct request: how many, then id, token, record each.
+a = a + 1
+for _ = 1, tonumber(ARGV[a]) do
+  local L, workerId, leaseMs, tokPrefix, nq = tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], tonumber(ARGV[a + 5])
+  a = a + 5
   local spec = nil
   if nq >= 0 then
     spec = {}
-    for i = 1, nq do spec[i] = ARGV[15 + i] end
+    for i = 1, nq do spec[i] = ARGV[a + i] end
+    a = a + nq
   end
-  claimJobs(claimQueues(spec), L, ARGV[12], tonumber(ARGV[13]), ARGV[14], reply)
+  local at = #reply + 1
+  reply[at] = 0
+  reply[at] = claimJobs(claimQueues(spec), L, workerId, leaseMs, tokPrefix, reply)
 end
 flushWake()
 return reply

@@ -27,7 +27,7 @@ import {
   type StoreCapabilities,
 } from '@jqjobs/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import { CODE_BY_STATUS, decodeJob, STATUS_BY_CODE } from './codec.ts';
+import { CODE_BY_STATUS, decodeJob, packRecord, STATUS_BY_CODE } from './codec.ts';
 import { ConnectionLostError, PayloadTooLargeError, wrapRedisError } from './errors.ts';
 import { type KeyLayout, keyLayout } from './keys.ts';
 import type { ScriptName } from './lua.ts';
@@ -92,6 +92,22 @@ interface OpenClaim {
   maxRuntime: boolean;
 }
 
+/** A settle and/or claim waiting for the next batch. */
+interface WorkOp {
+  settle: { claim: Claim; enc: EncodedOutcome; open: OpenClaim | undefined } | null;
+  next: ClaimRequest | null;
+  resolve: (reply: WorkReply) => void;
+  reject: (err: Error) => void;
+}
+
+interface WorkReply {
+  applied: boolean;
+  record: Buffer | null;
+  claimed: ClaimedJob[];
+  /** The store time the batch ran with. */
+  now: number;
+}
+
 interface Inflight {
   reject: (err: Error) => void;
   epoch: number;
@@ -123,6 +139,7 @@ export class RedisStore extends BaseStore {
   private readonly tokenBase = randomBytes(6).toString('hex');
   private tokenSeq = 0;
   private readonly inflight = new Set<Inflight>();
+  private workQueue: WorkOp[] = [];
   private epoch = 0;
   private recoverTokens: string[] = [];
   private ready: Promise<void> | null = null;
@@ -210,25 +227,35 @@ export class RedisStore extends BaseStore {
 
   protected async insertJobs(jobs: readonly NewJob[]): Promise<EnqueuedJob[]> {
     this.assertOpen();
-    const args: Arg[] = [0, jobs.length];
     for (const j of jobs) {
       const bytes = Buffer.byteLength(j.payloadJson, 'utf8');
       if (bytes > this.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.maxPayloadBytes);
-      args.push(
+    }
+    const now = this.ms();
+    const args: Arg[] = [now, jobs.length];
+    for (const j of jobs) {
+      const runAt = j.startAt ? j.startAt.getTime() : now;
+      const record = packRecord([
+        CODE_BY_STATUS.queued,
         j.type,
         j.payloadJson,
         j.queueName,
         j.priority,
+        0,
         j.maxAttempts,
-        j.startAt ? j.startAt.getTime() : '',
-        j.maxRuntimeSeconds ?? '',
-        j.deleteOnComplete ? 1 : 0,
-        j.coalesceId ?? '',
-        j.backoff === null ? '' : JSON.stringify(j.backoff),
-      );
+        now,
+        runAt,
+        true,
+        j.deleteOnComplete,
+        false,
+        false,
+        false,
+        j.coalesceId ?? false,
+        j.maxRuntimeSeconds ?? false,
+        j.backoff === null ? false : JSON.stringify(j.backoff),
+      ]);
+      args.push(record, j.queueName, j.priority, j.startAt ? runAt : '', j.coalesceId ?? '');
     }
-    const now = this.ms();
-    args[0] = now;
     const reply = (await this.exec('enqueue', args)) as (Buffer | null)[];
     const out: EnqueuedJob[] = [];
     for (let i = 0; i < jobs.length; i++) {
@@ -408,60 +435,48 @@ export class RedisStore extends BaseStore {
 
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.assertOpen();
-    const claimArgs = this.claimArgs(request);
-    const reply = (await this.exec('work', [this.ms(), '', '', '', '', 0, '', '', '', 0, ...claimArgs.args], claimArgs.tokens)) as (Buffer | number | null)[];
-    return this.claimed(reply, 2);
+    validateClaimRequest(request);
+    const reply = await this.work({ settle: null, next: request });
+    this.reportClaimed(reply.claimed);
+    return reply.claimed;
   }
 
   async settle(claim: Claim, outcome: Outcome, next?: ClaimRequest): Promise<SettleResult> {
     this.assertOpen();
     if (!claim || typeof claim.jobId !== 'string' || typeof claim.token !== 'string') throw new InvalidArgumentError('settle needs a claim { jobId, token }');
     const enc = encodeOutcome(outcome);
+    if (next) validateClaimRequest(next);
     const open = this.openClaims.get(claim.token);
-    const claimArgs = next ? this.claimArgs(next) : null;
-    const now = this.ms();
-    const args: Arg[] = [
-      now,
-      claim.jobId,
-      claim.token,
-      enc.code,
-      enc.error,
-      enc.delayMs,
-      enc.maxAttempts,
-      open?.queue ?? '',
-      open?.coalesceId ?? '',
-      open?.maxRuntime ? 1 : 0,
-      ...(claimArgs ? claimArgs.args : [0, '', 0, '', -1]),
-    ];
-    let reply: (Buffer | number | null)[];
+    let reply: WorkReply;
     try {
-      reply = (await this.exec('work', args, claimArgs?.tokens)) as (Buffer | number | null)[];
+      reply = await this.work({ settle: { claim, enc, open }, next: next ?? null });
     } catch (err) {
       if (err instanceof StoreConnectionError) this.uncertainSettles.set(claim.token, outcome);
       throw err;
     }
     this.openClaims.delete(claim.token);
-    let applied = reply[0] === 1;
-    const raw = reply[1] as Buffer | null;
+    let applied = reply.applied;
+    const raw = reply.record;
     let job: JobRecord | null;
     if (applied && raw === null && open) {
-      job = { ...open.job, status: 'completed', endedAt: new Date(now) };
+      job = { ...open.job, status: 'completed', endedAt: new Date(reply.now) };
     } else {
       job = raw ? decodeJob(claim.jobId, raw).record : null;
     }
-    const uncertain = this.uncertainSettles.get(claim.token);
-    if (uncertain) {
+    if (this.uncertainSettles.size > 0) {
+      const uncertain = this.uncertainSettles.get(claim.token);
       this.uncertainSettles.delete(claim.token);
       // Our earlier attempt was applied and only its reply was lost.
-      if (!applied && alreadyApplied(uncertain, job)) {
+      if (uncertain && !applied && alreadyApplied(uncertain, job)) {
         applied = true;
-        if (!job && open) job = { ...open.job, status: 'completed', endedAt: new Date(now) };
+        if (!job && open) job = { ...open.job, status: 'completed', endedAt: new Date(reply.now) };
       }
     }
     if (applied && job && this.hasStatusListeners(job.type)) {
       this.emitStatusChange(job, 'running', outcome.status === 'queued' || outcome.status === 'failed' ? outcome.error : null);
     }
-    return { applied, job, next: claimArgs ? this.claimed(reply, 2) : [] };
+    this.reportClaimed(reply.claimed);
+    return { applied, job, next: reply.claimed };
   }
 
   async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
@@ -520,24 +535,91 @@ export class RedisStore extends BaseStore {
 
   // ----- internals -----------------------------------------------------------------
 
-  private claimArgs(request: ClaimRequest): { args: Arg[]; tokens: string[] } {
-    if (!request || typeof request !== 'object') throw new InvalidArgumentError('claim needs a request { workerId, queues, limit, leaseMs }');
-    const { limit, leaseMs, queues, workerId } = request;
-    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('claim limit must be a positive integer');
-    if (!Number.isFinite(leaseMs) || leaseMs < 0) throw new InvalidArgumentError('claim leaseMs must be a number ≥ 0');
-    if (queues !== null && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string'))) {
-      throw new InvalidArgumentError('claim queues must be null or an array of queue names');
-    }
-    const prefix = `${this.tokenBase}${(this.tokenSeq++).toString(36)}.`;
-    const tokens: string[] = [];
-    for (let i = 1; i <= limit; i++) tokens.push(prefix + i);
-    return { args: [limit, String(workerId ?? ''), Math.ceil(leaseMs), prefix, ...queueArgs(queues === null ? null : dedupe(queues))], tokens };
+  /**
+   * Queues a settle and/or claim for the next tick. Everything a worker's slots ask
+   * for in the same tick goes to Redis as one script call: one round trip, one
+   * write, and the claims of a group share their reads and writes in Redis.
+   */
+  private work(op: Omit<WorkOp, 'resolve' | 'reject'>): Promise<WorkReply> {
+    return new Promise<WorkReply>((resolve, reject) => {
+      this.workQueue.push({ ...op, resolve, reject });
+      if (this.workQueue.length === 1) process.nextTick(() => this.flushWork());
+    });
   }
 
-  /** Parses claimed jobs (id, token, record triples from `start`) and remembers them for their settle. */
-  private claimed(reply: (Buffer | number | null)[], start: number): ClaimedJob[] {
+  private flushWork(): void {
+    const ops = this.workQueue;
+    this.workQueue = [];
+    if (ops.length === 0) return;
+    const now = this.ms();
+    const args: Arg[] = [now, 0];
+    let settles = 0;
+    for (const op of ops) {
+      const st = op.settle;
+      if (!st) continue;
+      settles++;
+      const { claim, enc, open } = st;
+      args.push(claim.jobId, claim.token, enc.code, enc.error, enc.delayMs, enc.maxAttempts, open?.queue ?? '', open?.coalesceId ?? '', open?.maxRuntime ? 1 : 0);
+    }
+    args[1] = settles;
+    // Claims with the same request (a worker's slots) form one group.
+    const groups = new Map<string, { request: ClaimRequest; limit: number; ops: WorkOp[] }>();
+    for (const op of ops) {
+      const r = op.next;
+      if (!r) continue;
+      const key = `${r.workerId}\u0000${r.leaseMs}\u0000${r.queues === null ? '\u0001' : r.queues.join('\u0000')}`;
+      const g = groups.get(key);
+      if (g) {
+        g.limit += r.limit;
+        g.ops.push(op);
+      } else groups.set(key, { request: r, limit: r.limit, ops: [op] });
+    }
+    args.push(groups.size);
+    const tokens: string[] = [];
+    for (const g of groups.values()) {
+      const prefix = `${this.tokenBase}${(this.tokenSeq++).toString(36)}.`;
+      for (let i = 1; i <= g.limit; i++) tokens.push(prefix + i);
+      const q = g.request.queues;
+      args.push(g.limit, String(g.request.workerId ?? ''), Math.ceil(g.request.leaseMs), prefix, ...queueArgs(q === null ? null : dedupe(q)));
+    }
+    this.exec('work', args, tokens).then(
+      (value) => {
+        const reply = value as (Buffer | number | null)[];
+        let i = 0;
+        const settled = new Map<WorkOp, { applied: boolean; record: Buffer | null }>();
+        for (const op of ops) {
+          if (!op.settle) continue;
+          settled.set(op, { applied: reply[i] === 1, record: reply[i + 1] as Buffer | null });
+          i += 2;
+        }
+        const claimed = new Map<WorkOp, ClaimedJob[]>();
+        for (const g of groups.values()) {
+          const n = Number(reply[i]);
+          const jobs = this.claimed(reply, i + 1, n);
+          i += 1 + 3 * n;
+          // Hand the claimed jobs out in request order, each op up to its own limit.
+          let at = 0;
+          for (const op of g.ops) {
+            const take = Math.min(op.next!.limit, jobs.length - at);
+            claimed.set(op, take > 0 ? jobs.slice(at, at + take) : []);
+            at += Math.max(0, take);
+          }
+        }
+        for (const op of ops) {
+          const s = settled.get(op);
+          op.resolve({ applied: s?.applied ?? false, record: s?.record ?? null, claimed: claimed.get(op) ?? [], now });
+        }
+      },
+      (err: unknown) => {
+        for (const op of ops) op.reject(err as Error);
+      },
+    );
+  }
+
+  /** Parses `n` claimed jobs (id, token, record triples from `start`) and remembers them for their settle. */
+  private claimed(reply: (Buffer | number | null)[], start: number, n: number): ClaimedJob[] {
     const out: ClaimedJob[] = [];
-    for (let i = start; i < reply.length; i += 3) {
+    for (let i = start; i < start + 3 * n; i += 3) {
       const id = String(reply[i]);
       const token = String(reply[i + 1]);
       const decoded = decodeJob(id, reply[i + 2] as Buffer);
@@ -546,9 +628,13 @@ export class RedisStore extends BaseStore {
       this.openClaims.set(token, { job, queue: job.queueName, coalesceId: job.coalesceId ?? '', maxRuntime: job.maxRuntimeSeconds !== null });
       const cj: ClaimedJob = decoded.payloadError === undefined ? { job, claim: { jobId: id, token } } : { job, claim: { jobId: id, token }, payloadError: decoded.payloadError };
       out.push(cj);
-      if (this.hasStatusListeners(job.type)) this.emitStatusChange(job, 'queued', null);
     }
     return out;
+  }
+
+  /** Reports claims (queued → running) once the settle that came with them was reported. */
+  private reportClaimed(jobs: readonly ClaimedJob[]): void {
+    for (const { job } of jobs) if (this.hasStatusListeners(job.type)) this.emitStatusChange(job, 'queued', null);
   }
 
   /**
@@ -717,6 +803,16 @@ export class RedisStore extends BaseStore {
 async function clusterMasters(cluster: Cluster): Promise<Redis[]> {
   if (cluster.status !== 'ready') await new Promise<void>((resolve) => cluster.once('ready', () => resolve()));
   return cluster.nodes('master');
+}
+
+function validateClaimRequest(request: ClaimRequest): void {
+  if (!request || typeof request !== 'object') throw new InvalidArgumentError('claim needs a request { workerId, queues, limit, leaseMs }');
+  const { limit, leaseMs, queues } = request;
+  if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('claim limit must be a positive integer');
+  if (!Number.isFinite(leaseMs) || leaseMs < 0) throw new InvalidArgumentError('claim leaseMs must be a number ≥ 0');
+  if (queues !== null && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string'))) {
+    throw new InvalidArgumentError('claim queues must be null or an array of queue names');
+  }
 }
 
 function queueArgs(queues: readonly string[] | null): Arg[] {
