@@ -96,11 +96,12 @@ async function main() {
       const nodeCpu: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         await truncate();
+        const batch = items(20_000);
         const lsn = await walLsn(pool);
         const b0 = await backendCpuUs(pool, db.name);
         const p0 = process.cpuUsage();
         const t0 = performance.now();
-        await store.enqueueMany(items(20_000));
+        await store.enqueueMany(batch);
         const ms = performance.now() - t0;
         const p1 = process.cpuUsage(p0);
         pgCpu.push(((await backendCpuUs(pool, db.name)) - b0) / 20_000);

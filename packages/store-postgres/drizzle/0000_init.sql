@@ -27,7 +27,6 @@ CREATE TABLE "jqjobs"."jobs" (
 	CONSTRAINT "jobs_status_check" CHECK (status in ('queued', 'running', 'wait_async', 'completed', 'failed'))
 );
 --> statement-breakpoint
-CREATE INDEX "jobs_claim_idx" ON "jqjobs"."jobs" USING btree ("priority" DESC NULLS FIRST,"run_at","id") WHERE status = 'queued';--> statement-breakpoint
-CREATE INDEX "jobs_claim_queue_idx" ON "jqjobs"."jobs" USING btree ("queue_name","priority" DESC NULLS FIRST,"run_at","id") WHERE status = 'queued';--> statement-breakpoint
+CREATE INDEX "jobs_claim_idx" ON "jqjobs"."jobs" USING btree ("priority" DESC NULLS FIRST,"run_at","id","queue_name") WHERE status = 'queued';--> statement-breakpoint
 CREATE INDEX "jobs_active_idx" ON "jqjobs"."jobs" USING btree ("id") WHERE status in ('running', 'wait_async');--> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_coalesce_id_key" ON "jqjobs"."jobs" USING btree ("coalesce_id") WHERE coalesce_id is not null;

@@ -26,6 +26,7 @@ import {
   StoreConnectionError,
 } from '@jqjobs/core';
 import { Batcher } from './batcher.ts';
+import { copyable, copyFrom, copyTimestamp, encodeCopyRows } from './copy.ts';
 import { wrapPgError } from './errors.ts';
 import { channelName, makeToken, parseJobId, parseToken, validateIdentifier, validateTableName } from './identifiers.ts';
 import { applyMigrations } from './migrate.ts';
@@ -96,6 +97,9 @@ interface Held {
 }
 
 const MAX_HELD = 100_000;
+/** Batches at least this big go through COPY (three round trips, but far less work per row). */
+const COPY_MIN_JOBS = 500;
+const COPY_CHUNK_ROWS = 2_000;
 
 /**
  * A JQJobs store in PostgreSQL.
@@ -213,11 +217,15 @@ export class PostgresStore extends BaseStore {
   private async insertRound(jobs: readonly NewJob[], indexes: number[], out: (EnqueuedJob | undefined)[]): Promise<number[]> {
     const batch = indexes.length === jobs.length ? jobs : indexes.map((i) => jobs[i]!);
     const now = this.now();
+    if (batch.length >= COPY_MIN_JOBS && copyable(batch)) {
+      await this.copyInsert(batch, indexes, out, now);
+      return [];
+    }
     if (!batch.some((j) => j.coalesceId !== null)) {
       const rows = await this.query('enqueue', this.sql.insert(false, this.notify), { now, jobs: encodeNewJobs(batch), note: this.notify ? notePayload(batch, now) : null });
       const ids = rows.map((r) => r[0] as string);
       if (!isAscending(ids)) ids.sort(compareIds);
-      for (let k = 0; k < batch.length; k++) out[indexes[k]!] = { ...newJobRecord(ids[k]!, batch[k]!, now), coalesced: false };
+      for (let k = 0; k < batch.length; k++) out[indexes[k]!] = newJobRecord(ids[k]!, batch[k]!, now, false);
       if (!this.notify) this.announceLocally(batch, now);
       return [];
     }
@@ -232,14 +240,14 @@ export class PostgresStore extends BaseStore {
       const at = indexes[k]!;
       if (r[2] === true) {
         const id = r[1] as string;
-        out[at] = { ...newJobRecord(id, nj, now), coalesced: false };
+        out[at] = newJobRecord(id, nj, now, false);
         inserted.push(nj);
         if (nj.coalesceId !== null) firstByCoalesce.set(nj.coalesceId, { id, job: nj });
       } else if (r[4] !== null) {
         out[at] = { ...rowToJob(r, 4).job, coalesced: true };
       } else {
         const first = nj.coalesceId === null ? undefined : firstByCoalesce.get(nj.coalesceId);
-        if (first) out[at] = { ...newJobRecord(first.id, first.job, now), coalesced: true };
+        if (first) out[at] = newJobRecord(first.id, first.job, now, true);
         else unseen.push(at);
       }
     }
@@ -260,6 +268,49 @@ export class PostgresStore extends BaseStore {
       else retry.push(i);
     }
     return retry;
+  }
+
+  /**
+   * Big batches without coalesce ids: ids drawn first (while the rows are being
+   * encoded), then one COPY (atomic on its own), records built while the server
+   * copies, and one NOTIFY once the rows are visible.
+   */
+  private async copyInsert(batch: readonly NewJob[], indexes: number[], out: (EnqueuedJob | undefined)[], now: number): Promise<void> {
+    this.assertOpen();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw wrapPgError(err, 'enqueueMany', this.sql.table);
+    }
+    let broken: Error | undefined;
+    try {
+      const idsQuery = client.query<unknown[]>(this.statement(this.sql.allocateIds, { n: batch.length }));
+      const rows = encodeCopyRows(batch, copyTimestamp(now) ?? new Date(now).toISOString());
+      const ids = ((await idsQuery).rows[0]![0] as string).split(',');
+      if (!isAscending(ids)) ids.sort(compareIds);
+      const chunks: string[] = [];
+      for (let from = 0; from < rows.length; from += COPY_CHUNK_ROWS) {
+        let chunk = '';
+        const to = Math.min(rows.length, from + COPY_CHUNK_ROWS);
+        for (let k = from; k < to; k++) chunk += `${rows[k]}${ids[k]}\n`;
+        chunks.push(chunk);
+      }
+      const copy = copyFrom(client, this.sql.copy, chunks);
+      // Build the records while the server copies.
+      await copy.sent;
+      const records: EnqueuedJob[] = new Array(batch.length);
+      for (let k = 0; k < batch.length; k++) records[k] = newJobRecord(ids[k]!, batch[k]!, now, false);
+      await copy.done;
+      for (let k = 0; k < batch.length; k++) out[indexes[k]!] = records[k];
+      if (this.notify) await client.query(this.statement(this.sql.notify, { note: notePayload(batch, now) }));
+      else this.announceLocally(batch, now);
+    } catch (err) {
+      if (!(err instanceof Error && 'severity' in err)) broken = err instanceof Error ? err : new Error(String(err));
+      throw wrapPgError(err, 'enqueueMany', this.sql.table);
+    } finally {
+      client.release(broken);
+    }
   }
 
   private announceLocally(jobs: readonly NewJob[], now: number): void {
@@ -499,12 +550,16 @@ export class PostgresStore extends BaseStore {
     this.claimMarks.set(queuesKey(queues), this.notifier.current);
   }
 
+  private statement(sql: Sql, values: Record<string, unknown>): pg.QueryArrayConfig {
+    const params = sql.params.map((p) => values[p] ?? null);
+    return this.prepared ? { name: sql.name, text: sql.text, values: params, rowMode: 'array' } : { text: sql.text, values: params, rowMode: 'array' };
+  }
+
   private async query(op: string, sql: Sql, values: Record<string, unknown>): Promise<unknown[][]> {
     // Statements already batched when close() began still run; nothing after the pool is gone.
     if (this.ended) throw new StoreClosedError();
-    const params = sql.params.map((p) => values[p] ?? null);
     try {
-      const res = await this.pool.query<unknown[]>(this.prepared ? { name: sql.name, text: sql.text, values: params, rowMode: 'array' } : { text: sql.text, values: params, rowMode: 'array' });
+      const res = await this.pool.query<unknown[]>(this.statement(sql, values));
       return res.rows;
     } catch (err) {
       throw wrapPgError(err, op, this.sql.table);

@@ -1,5 +1,5 @@
 /** Encoding jobs for statements and decoding rows into records. */
-import { type BackoffOption, InvalidJobOptionsError, type JobRecord, type JobStatus, type NewJob } from '@jqjobs/core';
+import { type BackoffOption, type EnqueuedJob, InvalidJobOptionsError, type JobRecord, type JobStatus, type NewJob } from '@jqjobs/core';
 import type { SettleKind } from './sql.ts';
 
 /** A decoded job row: the public record plus the claim counter. */
@@ -107,7 +107,7 @@ export function encodeSettles(settles: readonly SettleInput[]): string {
 }
 
 /** A freshly inserted job, built locally (no need to read back what was just written). */
-export function newJobRecord(id: string, j: NewJob, now: number): JobRecord {
+export function newJobRecord(id: string, j: NewJob, now: number, coalesced: boolean): EnqueuedJob {
   const start = j.startAt === null ? new Date(now) : new Date(j.startAt.getTime());
   return {
     id,
@@ -127,5 +127,6 @@ export function newJobRecord(id: string, j: NewJob, now: number): JobRecord {
     startAt: start,
     startedAt: null,
     endedAt: null,
+    coalesced,
   };
 }

@@ -58,10 +58,11 @@ export function createJobsTable<S extends string, T extends string>(schemaName: 
     },
     (t) => [
       check(`${tableName}_status_check`, sql`status in ('queued', 'running', 'wait_async', 'completed', 'failed')`),
-      // Key order = claim order, so a claim reads the first due rows of an index and stops.
-      index(`${tableName}_claim_idx`).on(t.priority.desc().nullsFirst(), t.runAt.asc(), t.id.asc()).where(sql`status = 'queued'`),
-      index(`${tableName}_claim_queue_idx`)
-        .on(t.queueName.asc(), t.priority.desc().nullsFirst(), t.runAt.asc(), t.id.asc())
+      // Key order = claim order, so a claim reads the first due rows and stops. The
+      // queue name trails the key so a claim for named queues tests it inside the
+      // index, without visiting rows of other queues.
+      index(`${tableName}_claim_idx`)
+        .on(t.priority.desc().nullsFirst(), t.runAt.asc(), t.id.asc(), t.queueName.asc())
         .where(sql`status = 'queued'`),
       // Hung-job detection reads only running and parked jobs.
       index(`${tableName}_active_idx`).on(t.id.asc()).where(sql`status in ('running', 'wait_async')`),

@@ -5,6 +5,7 @@
  * the store's clock, never from the database's now().
  */
 import { createHash } from 'node:crypto';
+import { COPY_COLUMNS } from './copy.ts';
 import { quoteIdent } from './identifiers.ts';
 
 /** A compiled statement: positional SQL, the parameter names in `$n` order, and a prepared-statement name. */
@@ -75,6 +76,12 @@ export interface Statements {
   insert(withCoalesce: boolean, notify: boolean): Sql;
   /** Settles and/or claims in one statement; rows (k, id, status, <job columns>, runAtMs). */
   work(settles: boolean, claim: ClaimMode, notifyRequeue: boolean, limit: number): Sql;
+  /** `n` fresh ids, comma-separated, ascending. */
+  allocateIds: Sql;
+  /** Sends one NOTIFY (for jobs inserted by COPY). */
+  notify: Sql;
+  /** The COPY statement for big batches (see copy.ts). */
+  copy: string;
   byIds: Sql;
   byCoalesceIds: Sql;
   get: Sql;
@@ -138,14 +145,15 @@ export function buildStatements(schema: string, table: string, channel: string):
     const ctes: string[] = [];
     const parts: string[] = [];
     if (claim !== 'none') {
-      // All queues: the claim index, whose key order is the claim order. Named
-      // queues: the per-queue index, walked once per queue (its key order is the
-      // claim order within a queue), then the best across them.
+      // The claim index's key order is the claim order. Named queues are taken one
+      // by one (each stops after `limit` due rows; the queue name is tested inside
+      // the index, or a per-queue index is used when one exists), then the best
+      // across them.
       const pick =
         claim === 'all'
           ? `select id from ${T} where status = 'queued' and run_at <= ${now} order by priority desc, run_at, id limit ${limit} for update skip locked`
           : `select x.id from unnest($queues::text[]) q(name) cross join lateral (select id, priority, run_at from ${T} ` +
-            `where status = 'queued' and queue_name = q.name and run_at <= ${now} order by queue_name, priority desc, run_at, id limit ${limit} for update skip locked) x ` +
+            `where status = 'queued' and queue_name = q.name and run_at <= ${now} order by priority desc, run_at, id limit ${limit} for update skip locked) x ` +
             `order by x.priority desc, x.run_at, x.id limit ${limit}`;
       ctes.push(
         `c as (update ${T} j set status = 'running', attempt_number = j.attempt_number + 1, claim_seq = j.claim_seq + 1, ` +
@@ -241,6 +249,9 @@ export function buildStatements(schema: string, table: string, channel: string):
         `claim_seq = j.claim_seq + 1, lease_until = null from m where j.id = m.id returning m.old_status, ${J}, j.run_at) ` +
         `select r.*, ${notify ? notifyFrom('r', `status = 'queued'`) : 'null::text'} from r`,
     ),
+    allocateIds: compile(`select string_agg(nextval('${seq}')::text, ',') from generate_series(1, $n::int)`),
+    notify: compile(`select pg_notify('${channel}', $note::text)`),
+    copy: `copy ${T} (${COPY_COLUMNS}) from stdin`,
     byIds: compile(`select ${J} from ${T} j where j.id = any($ids::bigint[])`),
     byCoalesceIds: compile(`select ${J} from ${T} j where j.coalesce_id = any($coalesceIds::text[])`),
     get: compile(`select ${J} from ${T} j where j.id = $id::bigint`),
