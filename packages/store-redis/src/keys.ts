@@ -9,10 +9,6 @@ import { InvalidArgumentError } from '@jqjobs/core';
 export interface KeyLayout {
   /** `{prefix}`: passed as KEYS[1] to every script (routes it in a cluster); scripts derive the rest. */
   base: string;
-  /** Wake-up zset a waiter on `queue` blocks on (BZPOPMIN). */
-  wake(queue: string): string;
-  /** Wake-up zset for waiters on every queue: bumped when a new queue appears. */
-  wakeAll: string;
   /** The queue registry (zset: queue → next delayed due time). */
   queues: string;
   /** The record hash holding job `id`. */
@@ -27,8 +23,6 @@ export function keyLayout(prefix: string): KeyLayout {
   const base = `{${prefix}}`;
   return {
     base,
-    wake: (queue) => `${base}:wk:${queue}`,
-    wakeAll: `${base}:wka`,
     queues: `${base}:queues`,
     // Records live in small hashes of 100 ids (the id without its last two digits), which Redis stores compactly.
     record: (id) => `${base}:j:${id.length > 2 ? id.slice(0, -2) : '0'}`,

@@ -19,7 +19,9 @@
  *   B:mr           zset    running/parked jobs with maxRuntimeSeconds (score startedAt + limit)
  *   B:w:q, B:c:q, B:f:q    zset  wait_async / kept completed / failed jobs (score = id)
  *   B:lk:<id>      string  withLock lock: "<owner>|<until>"
- *   B:wk:q, B:wka  zset    wake-up tokens for blocked waiters (BZPOPMIN)
+ *   B:of           zset    offers of idle workers (MessagePack: mailbox, deadline, lease, token prefix,
+ *                          worker, queues…), by time of offer
+ *   B:mb:<id>      list    a waiting connection's mailbox: claimed jobs handed to it, or wake-ups
  */
 
 const HEADER = `
@@ -82,29 +84,22 @@ local function sm(id) return string.char(64 + #id) .. id end
   [['laneKey'], `
 local function laneKey(q, kind, ps) return B .. ':' .. kind .. ':' .. ps .. ':' .. q end
 `],
-  [['wake'], `
-local WOKE, WOKEN = {}, {}
+  [['wake', 'nudge'], `
+-- Queues that got due jobs in this call (wake), or an earlier delayed job (nudge):
+-- flushWake() serves the idle workers' offers for them at the end of the script.
+local WOKE, WOKEN, NUDGE, NUDGED = {}, {}, {}, false
 local function wake(q, n)
   if not WOKE[q] then WOKE[q] = 0; WOKEN[#WOKEN + 1] = q end
   WOKE[q] = WOKE[q] + n
 end
-`],
-  [['flushWake'], `
-local function flushWake()
-  for _, q in ipairs(WOKEN) do
-    local n = math.min(WOKE[q], 16)
-    local args = {}
-    for i = 1, n do args[#args + 1] = 0; args[#args + 1] = i end
-    redis.call('ZADD', B .. ':wk:' .. q, unpack(args))
-  end
+local function nudge(q)
+  NUDGE[q] = true
+  NUDGED = true
 end
 `],
   [['ensureQueue'], `
--- Registers q; a new queue wakes the waiters on every queue (they then watch it too).
 local function ensureQueue(q)
-  if redis.call('ZADD', B .. ':queues', 'NX', '+inf', q) == 1 then
-    redis.call('ZADD', B .. ':wka', 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8)
-  end
+  redis.call('ZADD', B .. ':queues', 'NX', '+inf', q)
 end
 `],
   [['insertReady'], `
@@ -136,7 +131,7 @@ local function addDelayed(id, q, p, runAt)
   redis.call('ZADD', B .. ':d:' .. q, runAt, fmt(p) .. ':' .. id)
   ensureQueue(q)
   -- CH: the queue's next due time moved earlier, so waiters must shorten their sleep.
-  if redis.call('ZADD', B .. ':queues', 'LT', 'CH', runAt, q) == 1 then wake(q, 1) end
+  if redis.call('ZADD', B .. ':queues', 'LT', 'CH', runAt, q) == 1 then nudge(q) end
 end
 `],
   [['place'], `
@@ -376,6 +371,52 @@ local function statusCount(q, code)
   local k = ({ [RUNNING] = ':r:', [WAITING] = ':w:', [COMPLETED] = ':c:', [FAILED] = ':f:' })[code]
   if not k then return 0 end
   return redis.call('ZCARD', B .. k .. q)
+end
+`],
+  [['flushWake'], `
+-- Serves the offers of idle workers (B:of, oldest first): for a queue that got due jobs,
+-- claims the best one for the worker and pushes it to its mailbox, so the job reaches it
+-- in the reply to its blocked call; a nudge only wakes it. Expired offers are dropped.
+local function flushWake()
+  if #WOKEN == 0 and not NUDGED then return end
+  local offers = redis.call('ZRANGE', B .. ':of', 0, -1)
+  if #offers == 0 then return end
+  local budget = 0
+  for _, q in ipairs(WOKEN) do budget = budget + WOKE[q] end
+  for _, m in ipairs(offers) do
+    local o = cmsgpack.unpack(m)
+    if o[2] < NOW then
+      redis.call('ZREM', B .. ':of', m)
+    else
+      local all = #o < 6
+      local woken, nudged = all and #WOKEN > 0, all and NUDGED
+      if not all then
+        for i = 6, #o do
+          if WOKE[o[i]] then woken = true end
+          if NUDGE[o[i]] then nudged = true end
+        end
+      end
+      local msg = nil
+      if woken and budget > 0 then
+        local spec = nil
+        if not all then
+          spec = {}
+          for i = 6, #o do spec[#spec + 1] = o[i] end
+        end
+        local got = {}
+        if claimJobs(claimQueues(spec), 1, o[5], o[3], o[4], got) > 0 then
+          budget = budget - 1
+          msg = 'c|' .. got[1] .. '|' .. got[2] .. '|' .. got[3]
+        end
+      end
+      if not msg and nudged then msg = 'w' end
+      if msg then
+        redis.call('ZREM', B .. ':of', m)
+        redis.call('LPUSH', o[1], msg)
+        redis.call('PEXPIRE', o[1], 60000)
+      end
+    end
+  end
 end
 `],
 ];
@@ -858,21 +899,46 @@ end
 return out
 `;
 
-/** The blocking waiter's look before it blocks. ARGV: now, nQueues (-1 = all), queues… Reply: queue names, then the earliest delayed run time|'+inf'. */
-const PEEK = `
-local nq = tonumber(ARGV[2])
-local names, nextDue = {}, math.huge
-if nq < 0 then
-  local r = redis.call('ZRANGE', B .. ':queues', 0, -1, 'WITHSCORES')
-  for i = 1, #r, 2 do names[#names + 1] = r[i]; nextDue = math.min(nextDue, num(r[i + 1])) end
-elseif nq > 0 then
-  local qs = {}
-  for i = 1, nq do qs[i] = ARGV[2 + i] end
-  local r = redis.call('ZMSCORE', B .. ':queues', unpack(qs))
-  for i = 1, nq do names[#names + 1] = qs[i]; if r[i] then nextDue = math.min(nextDue, num(r[i])) end end
+/**
+ * An idle worker's offer. ARGV: now, deadline, mailbox, leaseMs, token prefix, workerId,
+ * nQueues (-1 = all), queues… Claims a due job at once if there is one: {1, id, token, record}.
+ * Otherwise registers the offer (served by flushWake) and returns {0, offer, next delayed run time|'+inf'}.
+ */
+const OFFER = `
+local nq = tonumber(ARGV[7])
+local spec = nil
+if nq >= 0 then
+  spec = {}
+  for i = 1, nq do spec[i] = ARGV[7 + i] end
 end
-if nextDue == math.huge then names[#names + 1] = '+inf' else names[#names + 1] = fmt(nextDue) end
-return names
+local names = claimQueues(spec)
+local got = {}
+if claimJobs(names, 1, ARGV[6], tonumber(ARGV[4]), ARGV[5], got) > 0 then
+  return { 1, got[1], got[2], got[3] }
+end
+local nextDue = math.huge
+if spec == nil then
+  local r = redis.call('ZRANGE', B .. ':queues', 0, 0, 'WITHSCORES')
+  if r[2] then nextDue = num(r[2]) end
+elseif #names > 0 then
+  for _, sc in ipairs(redis.call('ZMSCORE', B .. ':queues', unpack(names))) do
+    if sc then nextDue = math.min(nextDue, num(sc)) end
+  end
+end
+local offer = { ARGV[3], tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[5], ARGV[6] }
+if spec then for _, q in ipairs(spec) do offer[#offer + 1] = q end end
+local member = cmsgpack.pack(offer)
+redis.call('ZADD', B .. ':of', NOW, member)
+if nextDue == math.huge then return { 0, member, '+inf' } end
+return { 0, member, fmt(nextDue) }
+`;
+
+/** Withdraws an offer. ARGV: now, offer, mailbox. Reply: what reached the mailbox meanwhile. */
+const CANCEL = `
+redis.call('ZREM', B .. ':of', ARGV[2])
+local items = redis.call('LRANGE', ARGV[3], 0, -1)
+if #items > 0 then redis.call('DEL', ARGV[3]) end
+return items
 `;
 
 export const SCRIPTS = {
@@ -892,7 +958,8 @@ export const SCRIPTS = {
   stats: STATS,
   listScan: LIST_SCAN,
   listIndex: LIST_INDEX,
-  peek: PEEK,
+  offer: OFFER,
+  cancel: CANCEL,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -77,10 +77,16 @@ export interface RedisStoreOptions extends BaseStoreOptions {
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Redis refuses single arguments over 512 MB. */
 const MAX_PAYLOAD_LIMIT = 512 * 1024 * 1024 - 64 * 1024;
+/** Most jobs one enqueue script call takes when it combines calls made together. */
+const INSERT_BATCH = 1000;
 /** Claim data kept for settles (queue, coalesce id) is dropped beyond this many open claims. */
 const CLAIM_CACHE_MAX = 100_000;
 const HUNG_LEASE_MESSAGE = 'hung: the worker stopped heartbeating (lease expired)';
 const RELEASE_MESSAGE = 'released by a stopping worker';
+/** Lease of a job handed to an idle worker whose claim request is not known yet (the Worker's default). */
+const DEFAULT_LEASE_MS = 30_000;
+/** A job handed to an idle worker that does not claim it within this time goes back to its queue. */
+const STASH_MAX_AGE_MS = 1000;
 /** How long a command waits for a (re)connecting connection before it fails. */
 const READY_WAIT_MS = 3000;
 
@@ -90,6 +96,13 @@ interface OpenClaim {
   queue: string;
   coalesceId: string;
   maxRuntime: boolean;
+}
+
+/** An insertJobs call waiting for the next batch. */
+interface InsertOp {
+  jobs: readonly NewJob[];
+  resolve: (jobs: EnqueuedJob[]) => void;
+  reject: (err: Error) => void;
 }
 
 /** A settle and/or claim waiting for the next batch. */
@@ -140,6 +153,12 @@ export class RedisStore extends BaseStore {
   private tokenSeq = 0;
   private readonly inflight = new Set<Inflight>();
   private workQueue: WorkOp[] = [];
+  /** Jobs claimed for this store's idle workers by another call's script, until a claim takes them. */
+  private stash: { cj: ClaimedJob; at: number }[] = [];
+  private readonly stashSweep: NodeJS.Timeout;
+  /** The latest claim request per queue set: an idle worker's offer claims with it. */
+  private readonly lastRequests = new Map<string, ClaimRequest>();
+  private insertQueue: InsertOp[] = [];
   private epoch = 0;
   private recoverTokens: string[] = [];
   private ready: Promise<void> | null = null;
@@ -205,33 +224,76 @@ export class RedisStore extends BaseStore {
 
     this.scripts = new ScriptRunner(this.keys.base);
     const isCluster = (this.client as Cluster).isCluster === true;
+    let mailboxes = 0;
     this.waiter = new Waiter({
-      keys: this.keys,
       clock: this.clock,
       logger: this.logger,
       connect,
-      peek: async (conn, queues) => {
-        const reply = (await this.scripts.run(conn, 'peek', [this.ms(), ...queueArgs(queues)])) as Buffer[];
-        const names = reply.map((b) => b.toString());
-        const last = names.pop() ?? '+inf';
-        return { names, nextDue: last === '+inf' ? Infinity : Number(last) };
+      mailbox: () => `${this.keys.base}:mb:${this.tokenBase}-${++mailboxes}`,
+      offer: async (conn, queues, deadline, mailbox, prefix) => {
+        const req = this.lastRequests.get(queuesKey(queues));
+        const args: Arg[] = [this.ms(), Math.ceil(deadline), mailbox, Math.ceil(req?.leaseMs ?? DEFAULT_LEASE_MS), prefix, String(req?.workerId ?? ''), ...queueArgs(queues)];
+        const reply = (await this.scripts.run(conn, 'offer', args)) as (Buffer | number)[];
+        if (reply[0] === 1) return { claimed: reply.slice(1) as Buffer[] };
+        const due = String(reply[2]);
+        return { offer: reply[1] as Buffer, nextDue: due === '+inf' ? Infinity : Number(due) };
+      },
+      cancel: async (offer, mailbox) => (await this.exec('cancel', [this.ms(), offer, mailbox])) as Buffer[],
+      deliver: (message) => this.deliver(message),
+      tokenPrefix: () => `${this.tokenBase}${(this.tokenSeq++).toString(36)}.`,
+      lost: (prefix) => {
+        this.recoverTokens.push(`${prefix}1`);
+        void this.flushRecover();
       },
       unblock: isCluster ? null : (id) => (this.client as Redis).client('UNBLOCK', id),
       blockMaxMs,
       watchdogGraceMs: 3000,
     });
+    this.stashSweep = setInterval(() => this.sweepStash(), STASH_MAX_AGE_MS);
+    this.stashSweep.unref();
     if (options.checkEvictionPolicy ?? true) void this.checkEvictionPolicy();
   }
 
   // ----- inserts ---------------------------------------------------------------
 
-  protected async insertJobs(jobs: readonly NewJob[]): Promise<EnqueuedJob[]> {
+  protected insertJobs(jobs: readonly NewJob[]): Promise<EnqueuedJob[]> {
     this.assertOpen();
     for (const j of jobs) {
       const bytes = Buffer.byteLength(j.payloadJson, 'utf8');
-      if (bytes > this.maxPayloadBytes) throw new PayloadTooLargeError(bytes, this.maxPayloadBytes);
+      if (bytes > this.maxPayloadBytes) return Promise.reject(new PayloadTooLargeError(bytes, this.maxPayloadBytes));
     }
+    return new Promise<EnqueuedJob[]>((resolve, reject) => {
+      this.insertQueue.push({ jobs, resolve, reject });
+      if (this.insertQueue.length === 1) process.nextTick(() => this.flushInserts());
+    });
+  }
+
+  /**
+   * Enqueues made in the same tick (say, many `enqueue` calls in flight) share one
+   * script call, up to INSERT_BATCH jobs; a call is never split, so `enqueueMany`
+   * stays all or nothing, and coalescing across calls in a batch works as if they
+   * had come one after another.
+   */
+  private flushInserts(): void {
+    const queue = this.insertQueue;
+    this.insertQueue = [];
+    let batch: InsertOp[] = [];
+    let size = 0;
+    for (const op of queue) {
+      if (size > 0 && size + op.jobs.length > INSERT_BATCH) {
+        this.insertBatch(batch);
+        batch = [];
+        size = 0;
+      }
+      batch.push(op);
+      size += op.jobs.length;
+    }
+    if (batch.length > 0) this.insertBatch(batch);
+  }
+
+  private insertBatch(ops: InsertOp[]): void {
     const now = this.ms();
+    const jobs = ops.length === 1 ? ops[0]!.jobs : ops.flatMap((op) => op.jobs);
     const args: Arg[] = [now, jobs.length];
     for (const j of jobs) {
       const runAt = j.startAt ? j.startAt.getTime() : now;
@@ -256,14 +318,35 @@ export class RedisStore extends BaseStore {
       ]);
       args.push(record, j.queueName, j.priority, j.startAt ? runAt : '', j.coalesceId ?? '');
     }
-    const reply = (await this.exec('enqueue', args)) as (Buffer | null)[];
+    this.exec('enqueue', args).then(
+      (value) => {
+        let out: EnqueuedJob[];
+        try {
+          out = this.inserted(jobs, value as (Buffer | number | null)[], now);
+        } catch (err) {
+          for (const op of ops) op.reject(err as Error);
+          return;
+        }
+        let at = 0;
+        for (const op of ops) {
+          op.resolve(ops.length === 1 ? out : out.slice(at, at + op.jobs.length));
+          at += op.jobs.length;
+        }
+      },
+      (err: unknown) => {
+        for (const op of ops) op.reject(err as Error);
+      },
+    );
+  }
+
+  /** The enqueue script's reply as records: new jobs from what was sent, others as stored. */
+  private inserted(jobs: readonly NewJob[], reply: (Buffer | number | null)[], now: number): EnqueuedJob[] {
     const out: EnqueuedJob[] = [];
     for (let i = 0; i < jobs.length; i++) {
-      const kind = reply[i * 3]!.toString();
-      const ref = reply[i * 3 + 1]!.toString();
+      const kind = String(reply[i * 3]);
+      const ref = String(reply[i * 3 + 1]);
       if (kind === 'n') {
         const j = jobs[i]!;
-        const startAt = j.startAt ? j.startAt.getTime() : now;
         out.push({
           id: ref,
           type: j.type,
@@ -279,13 +362,13 @@ export class RedisStore extends BaseStore {
           errorMessage: null,
           backoff: j.backoff === null ? null : (JSON.parse(JSON.stringify(j.backoff)) as JobRecord['backoff']),
           createdAt: new Date(now),
-          startAt: new Date(startAt),
+          startAt: new Date(j.startAt ? j.startAt.getTime() : now),
           startedAt: null,
           endedAt: null,
           coalesced: false,
         });
       } else if (kind === 'e') {
-        out.push({ ...decodeJob(ref, reply[i * 3 + 2]!).record, coalesced: true });
+        out.push({ ...decodeJob(ref, reply[i * 3 + 2] as Buffer).record, coalesced: true });
       } else {
         const first = out[Number(ref) - 1]!;
         out.push({ ...first, payload: JSON.parse(JSON.stringify(first.payload)) as unknown, coalesced: true });
@@ -404,9 +487,11 @@ export class RedisStore extends BaseStore {
     if (this.closed) return;
     // Jobs claimed by calls whose reply was lost go back to the queue before we leave.
     if (this.recoverTokens.length > 0) await Promise.race([this.flushRecover(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    clearInterval(this.stashSweep);
+    await this.waiter.close();
+    if (this.stash.length > 0) await this.releaseStash(this.stash.splice(0)).catch(() => undefined);
     this.closed = true;
     this.openClaims.clear();
-    await this.waiter.close();
     if (this.ownsClient) {
       try {
         await Promise.race([this.client.quit(), new Promise((r) => setTimeout(r, 2000).unref())]);
@@ -436,6 +521,14 @@ export class RedisStore extends BaseStore {
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     this.assertOpen();
     validateClaimRequest(request);
+    this.lastRequests.set(queuesKey(request.queues), request);
+    if (this.stash.length > 0) {
+      const handed = this.takeStash(request.queues, request.limit);
+      if (handed.length > 0) {
+        this.reportClaimed(handed);
+        return handed;
+      }
+    }
     const reply = await this.work({ settle: null, next: request });
     this.reportClaimed(reply.claimed);
     return reply.claimed;
@@ -526,6 +619,8 @@ export class RedisStore extends BaseStore {
 
   override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed) return;
+    // A job handed to an earlier wait is waiting here: the worker should claim now.
+    if (this.stash.some((s) => queues === null || queues.includes(s.cj.job.queueName))) return;
     try {
       await this.waiter.wait(queues === null ? null : dedupe(queues), timeoutMs, signal);
     } catch (err) {
@@ -567,6 +662,7 @@ export class RedisStore extends BaseStore {
     for (const op of ops) {
       const r = op.next;
       if (!r) continue;
+      this.lastRequests.set(queuesKey(r.queues), r);
       const key = `${r.workerId}\u0000${r.leaseMs}\u0000${r.queues === null ? '\u0001' : r.queues.join('\u0000')}`;
       const g = groups.get(key);
       if (g) {
@@ -630,6 +726,47 @@ export class RedisStore extends BaseStore {
       out.push(cj);
     }
     return out;
+  }
+
+  /** Takes a wake-up message: a job claimed for us (`c|id|token|record`) goes to the stash for the next claim. */
+  private deliver(message: Buffer): void {
+    if (message[0] !== 0x63) return; // 'w': a wake-up only
+    const a = message.indexOf(0x7c, 2);
+    const b = message.indexOf(0x7c, a + 1);
+    if (a < 0 || b < 0) return;
+    const [cj] = this.claimed([message.subarray(2, a), message.subarray(a + 1, b), message.subarray(b + 1)], 0, 1);
+    if (cj) this.stash.push({ cj, at: Date.now() });
+  }
+
+  private takeStash(queues: readonly string[] | null, limit: number): ClaimedJob[] {
+    const out: ClaimedJob[] = [];
+    this.stash = this.stash.filter((s) => {
+      if (out.length < limit && (queues === null || queues.includes(s.cj.job.queueName))) {
+        out.push(s.cj);
+        return false;
+      }
+      return true;
+    });
+    return out;
+  }
+
+  /** Jobs handed to a wait whose worker did not claim them soon (it stopped, say) go back to the queue. */
+  private sweepStash(): void {
+    if (this.stash.length === 0) return;
+    const old = Date.now() - STASH_MAX_AGE_MS;
+    const stale = this.stash.filter((s) => s.at <= old);
+    if (stale.length === 0) return;
+    this.stash = this.stash.filter((s) => s.at > old);
+    this.releaseStash(stale).catch((err: unknown) => this.logger.debug({ err }, 'could not hand back unclaimed jobs; hung-job detection will'));
+  }
+
+  private async releaseStash(items: { cj: ClaimedJob }[]): Promise<void> {
+    const args: Arg[] = [this.ms(), items.length];
+    for (const { cj } of items) {
+      args.push(cj.claim.jobId, cj.claim.token);
+      this.openClaims.delete(cj.claim.token);
+    }
+    await this.exec('release', args);
   }
 
   /** Reports claims (queued → running) once the settle that came with them was reported. */
@@ -813,6 +950,10 @@ function validateClaimRequest(request: ClaimRequest): void {
   if (queues !== null && (!Array.isArray(queues) || queues.some((q) => typeof q !== 'string'))) {
     throw new InvalidArgumentError('claim queues must be null or an array of queue names');
   }
+}
+
+function queuesKey(queues: readonly string[] | null): string {
+  return queues === null ? '\u0001' : queues.join('\u0000');
 }
 
 function queueArgs(queues: readonly string[] | null): Arg[] {

@@ -109,6 +109,38 @@ describe('order', () => {
   });
 });
 
+describe('calls made together', () => {
+  it('enqueues in flight share a script call without mixing up results; each call stays all or nothing', async () => {
+    const store = makeStore({ maxPayloadBytes: 1000 });
+    const calls = [
+      store.enqueue(t, 'a', { coalesceId: 'same' }),
+      store.enqueueMany([
+        { type: t, payload: 'b1' },
+        { type: t, payload: 'b2', options: { coalesceId: 'same' } },
+      ]),
+      store.enqueue(t, 'x'.repeat(2000)),
+      store.enqueueMany([{ type: t, payload: 'c1' }, { type: t, payload: { bad: NaN } }]),
+      store.enqueue(t, 'd', { queueName: 'other' }),
+    ];
+    const results = await Promise.allSettled(calls);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    const [a, b, , , d] = results.map((r) => (r.status === 'fulfilled' ? r.value : null));
+    expect(a).toMatchObject({ payload: 'a', coalesced: false });
+    expect(b).toMatchObject([{ payload: 'b1', coalesced: false }, { id: (a as { id: string }).id, payload: 'a', coalesced: true }]);
+    expect(d).toMatchObject({ payload: 'd', queueName: 'other' });
+    expect(await store.count()).toBe(3);
+  });
+
+  it('claims made together with different requests each get their own jobs', async () => {
+    const store = makeStore();
+    await store.enqueueMany(['x1', 'x2', 'y1'].map((p) => ({ type: t, payload: p, options: { queueName: p[0] } })));
+    const [x, y, all] = await Promise.all([store.claim(req(5, ['x'])), store.claim(req(5, ['y'])), store.claim(req(5, null))]);
+    expect(x.map((c) => c.job.payload)).toEqual(['x1', 'x2']);
+    expect(y.map((c) => c.job.payload)).toEqual(['y1']);
+    expect(all).toEqual([]);
+  });
+});
+
 describe('reads and admin', () => {
   it('lists hundreds of jobs across record hashes, with filters and paging', async () => {
     const store = makeStore();

@@ -1,5 +1,5 @@
 import { defineJob, type JobDefinition, type Logger, StoreConnectionError, Worker, type WorkerOptions } from '@jqjobs/core';
-import { eventually } from '@jqjobs/store-test-suite';
+import { eventually, req } from '@jqjobs/store-test-suite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.ts';
 import { adminClient, dropPrefix, killConnections, REDIS_URL, requireRedis, startRedisServer } from './helpers.ts';
@@ -119,6 +119,59 @@ describe('wake-ups', () => {
     await done;
     expect(kills).toBeGreaterThan(0);
     expect([...runs.values()].filter((c) => c !== 1)).toEqual([]);
+  });
+});
+
+describe('hand-off to idle workers', () => {
+  it('a job that falls due while a worker waits is claimed for it and taken by its next claim', async () => {
+    const store = makeStore();
+    const other = new RedisStore({ url: REDIS_URL }, { prefix: store.prefix, logger: 'silent' });
+    cleanup.unshift(() => other.close());
+    const t = defineJob<number>({ name: 'handoff', run: () => {} });
+    expect(await store.claim(req(1, ['h']))).toEqual([]);
+    const waiting = store.waitForWork(['h'], 10_000);
+    await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 1, 'the offer is registered', 5000);
+    const job = await other.enqueue(t, 7, { queueName: 'h' });
+    await waiting;
+    // Claimed in Redis for the waiting worker already.
+    expect(await other.get(job.id)).toMatchObject({ status: 'running', attemptNumber: 1 });
+    const [c] = await store.claim(req(5, ['h']));
+    expect(c?.job).toMatchObject({ id: job.id, payload: 7, status: 'running' });
+    expect((await store.settle(c!.claim, { status: 'completed', delete: true })).applied).toBe(true);
+    expect(await admin.zcard(`{${store.prefix}}:of`)).toBe(0);
+  });
+
+  it('a handed job nobody claims goes back to its queue, unchanged; so does one held at close()', async () => {
+    const store = makeStore();
+    const other = new RedisStore({ url: REDIS_URL }, { prefix: store.prefix, logger: 'silent' });
+    cleanup.unshift(() => other.close());
+    const t = defineJob<number>({ name: 'handoff-back', run: () => {} });
+    const waiting = store.waitForWork(null, 10_000);
+    await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 1, 'the offer is registered', 5000);
+    const a = await other.enqueue(t, 1);
+    await waiting;
+    expect((await other.get(a.id)).status).toBe('running');
+    await eventually(async () => (await other.get(a.id)).status === 'queued', 'the unclaimed job went back', 5000);
+    expect(await other.get(a.id)).toMatchObject({ attemptNumber: 0 });
+    // A wait that finds a due job takes it at once.
+    await store.waitForWork(null, 10_000);
+    expect((await other.get(a.id)).status).toBe('running');
+    await store.close();
+    expect(await other.get(a.id)).toMatchObject({ status: 'queued', attemptNumber: 0 });
+    expect(await admin.keys(`{${store.prefix}}:mb:*`)).toEqual([]);
+    expect(await admin.zcard(`{${store.prefix}}:of`)).toBe(0);
+  });
+
+  it('an offer is withdrawn when the wait ends without a job', async () => {
+    const store = makeStore();
+    const ac = new AbortController();
+    const waiting = store.waitForWork(['x', 'y'], 10_000, ac.signal);
+    await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 1, 'the offer is registered', 5000);
+    ac.abort();
+    await waiting;
+    await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 0, 'the offer is withdrawn', 5000);
+    await store.waitForWork(['x'], 50);
+    await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 0, 'the offer is withdrawn after a timeout', 5000);
   });
 });
 
