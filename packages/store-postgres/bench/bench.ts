@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { defineJob, type EnqueueItem, Worker } from '@jqjobs/core';
 import pg from 'pg';
 import { PostgresStore } from '../src/index.ts';
-import { admin, createTestDatabase, PG_URL } from '../test/helpers.ts';
+import { createTestDatabase, PG_URL } from '../test/helpers.ts';
 
 const ONLY = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
 const want = (name: string) => ONLY.size === 0 || ONLY.has(name);
@@ -63,6 +63,16 @@ async function backendCpuUs(pool: pg.Pool, db: string): Promise<number> {
   return ticks * TICK_US;
 }
 
+/** Bytes of full-page images in a WAL range (pg_walinspect), or null when the extension is unavailable. */
+async function walFpiBytes(pool: pg.Pool, from: string): Promise<number | null> {
+  try {
+    const r = await pool.query<{ f: string }>('select coalesce(sum(fpi_size), 0)::float8 as f from pg_get_wal_stats($1::pg_lsn, pg_current_wal_flush_lsn())', [from]);
+    return Number(r.rows[0]!.f);
+  } catch {
+    return null;
+  }
+}
+
 async function walLsn(pool: pg.Pool): Promise<string> {
   return (await pool.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l')).rows[0]!.l;
 }
@@ -81,6 +91,7 @@ async function main() {
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const store = new PostgresStore({ connectionString: db.url }, { logger: 'error' });
   await store.migrate();
+  await pool.query('create extension if not exists pg_walinspect').catch(() => undefined);
   const T = `"${store.schema}"."${store.table}"`;
   const truncate = async () => {
     await pool.query(`truncate ${T}`);
@@ -92,6 +103,7 @@ async function main() {
     if (want('enqueueMany')) {
       const rates: number[] = [];
       const wal: number[] = [];
+      const fpi: number[] = [];
       const pgCpu: number[] = [];
       const nodeCpu: number[] = [];
       for (let r = 0; r < RUNS; r++) {
@@ -107,11 +119,12 @@ async function main() {
         pgCpu.push(((await backendCpuUs(pool, db.name)) - b0) / 20_000);
         nodeCpu.push((p1.user + p1.system) / 20_000);
         wal.push((await walBytes(pool, lsn)) / 20_000);
+        fpi.push(((await walFpiBytes(pool, lsn)) ?? NaN) / 20_000);
         rates.push(20_000 / (ms / 1000));
       }
       report('enqueueMany(20,000)', `${fmt(median(rates))} jobs/s`, '≥ 100,800 jobs/s (1.2 × graphile-worker 84,000)');
       report('  CPU per job: PostgreSQL / this Node process', `${fmt(median(pgCpu), 1)} µs / ${fmt(median(nodeCpu), 1)} µs`);
-      report('WAL per enqueued job (enqueueMany)', `${fmt(median(wal))} bytes`);
+      report('WAL per enqueued job (enqueueMany)', `${fmt(median(wal))} bytes${Number.isNaN(median(fpi)) ? '' : ` (of which full-page images ${fmt(median(fpi))})`}`);
     }
 
     if (want('enqueue')) {
@@ -144,6 +157,7 @@ async function main() {
       const cpu: number[] = [];
       const proc: number[] = [];
       const pgc: number[] = [];
+      const fpi: number[] = [];
       for (let r = 0; r < Math.max(3, RUNS); r++) {
         await truncate();
         await store.enqueueMany(items(20_000));
@@ -161,12 +175,13 @@ async function main() {
         if (worker.jobsProcessed !== 20_000) throw new Error(`drain processed ${worker.jobsProcessed} jobs`);
         rates.push(20_000 / (ms / 1000));
         wal.push((await walBytes(pool, lsn)) / 20_000);
+        fpi.push(((await walFpiBytes(pool, lsn)) ?? NaN) / 20_000);
         cpu.push(((c1.busy - c0.busy) * TICK_US) / 20_000);
         proc.push((p1.user + p1.system) / 20_000);
         pgc.push(((await backendCpuUs(pool, db.name)) - b0) / 20_000);
       }
       report('drain 20,000 no-op jobs, 1 process, concurrency 10', `${fmt(median(rates))} jobs/s`, '≥ 6,000 jobs/s (1.25 × graphile-worker 4,800)');
-      report('WAL per processed job (claim + complete)', `${fmt(median(wal))} bytes`, '< 450 bytes');
+      report('WAL per processed job (claim + complete)', `${fmt(median(wal))} bytes${Number.isNaN(median(fpi)) ? '' : ` (of which full-page images ${fmt(median(fpi))})`}`, '< 450 bytes');
       report('  CPU per job: PostgreSQL / this Node process', `${fmt(median(pgc), 1)} µs / ${fmt(median(proc), 1)} µs`);
       report('host CPU per processed job (all cores, every process on the host)', `${fmt(median(cpu))} µs`);
     }
@@ -179,13 +194,19 @@ async function main() {
       const running = worker.start();
       await sleep(300);
       const samples: number[] = [];
+      const wake: number[] = [];
       const n = Number(process.env.BENCH_PICKUPS ?? 300);
       for (let i = 0; i < n + 20; i++) {
         const started = new Promise<number>((r) => (pickupResolve = r));
         const t0 = performance.now();
         await store.enqueue(probe, { i });
+        const committed = performance.now();
         const t1 = await started;
-        if (i >= 20) samples.push(t1 - t0); // the first few warm connections and plans
+        if (i >= 20) {
+          // The first few warm connections and plans.
+          samples.push(t1 - t0);
+          wake.push(t1 - committed);
+        }
         await sleep(10 + Math.random() * 10); // the worker is idle (waiting) again
       }
       worker.stop();
@@ -196,6 +217,7 @@ async function main() {
         `p50 ${fmt(pct(samples, 50), 2)} ms, p95 ${fmt(pct(samples, 95), 2)} ms, p99 ${fmt(pct(samples, 99), 2)} ms`,
         'p50 < 2 ms, p99 < 5 ms',
       );
+      report('  of which after enqueue() resolved (NOTIFY → claim → run)', `p50 ${fmt(pct(wake, 50), 2)} ms, p95 ${fmt(pct(wake, 95), 2)} ms, p99 ${fmt(pct(wake, 99), 2)} ms`);
     }
 
     if (want('claim')) {
@@ -231,9 +253,7 @@ async function main() {
     await pool.end();
     await db.drop();
   }
-  console.log('\nsummary (JSON):');
-  console.log(JSON.stringify(results, null, 1));
-  void admin;
+  console.log(`\nsummary: ${JSON.stringify(results)}`);
 }
 
 main().catch((err: unknown) => {
