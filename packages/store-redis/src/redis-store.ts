@@ -124,6 +124,8 @@ interface WorkReply {
 interface Inflight {
   reject: (err: Error) => void;
   epoch: number;
+  /** When it was written (wall clock ms), for the reply watchdog. */
+  at: number;
 }
 
 /**
@@ -156,6 +158,7 @@ export class RedisStore extends BaseStore {
   /** Jobs claimed for this store's idle workers by another call's script, until a claim takes them. */
   private stash: { cj: ClaimedJob; at: number }[] = [];
   private readonly stashSweep: NodeJS.Timeout;
+  private watchdog: NodeJS.Timeout | undefined;
   /** The latest claim request per queue set: an idle worker's offer claims with it. */
   private readonly lastRequests = new Map<string, ClaimRequest>();
   private insertQueue: InsertOp[] = [];
@@ -205,8 +208,10 @@ export class RedisStore extends BaseStore {
       };
       // Commands are written only on a ready connection (see send()), so each one is either
       // surely not sent or followed until its reply or the loss of its connection.
-      // socketTimeout is the watchdog of this connection: no reply for that long and it is replaced.
-      this.client = new Redis(url, { ...base, enableOfflineQueue: false, socketTimeout: replyTimeoutMs, connectionName: `${name}:cmd` });
+      this.client = new Redis(url, { ...base, enableOfflineQueue: false, connectionName: `${name}:cmd` });
+      // The watchdog of this connection: a command unanswered for replyTimeoutMs means it is dead.
+      this.watchdog = setInterval(() => this.checkReplies(replyTimeoutMs), Math.max(50, Math.floor(replyTimeoutMs / 4)));
+      this.watchdog.unref();
       this.ownsClient = true;
       this.client.on('error', (err: unknown) => {
         this.lastError = err;
@@ -488,6 +493,7 @@ export class RedisStore extends BaseStore {
     // Jobs claimed by calls whose reply was lost go back to the queue before we leave.
     if (this.recoverTokens.length > 0) await Promise.race([this.flushRecover(), new Promise((r) => setTimeout(r, 2000).unref())]);
     clearInterval(this.stashSweep);
+    clearInterval(this.watchdog);
     await this.waiter.close();
     if (this.stash.length > 0) await this.releaseStash(this.stash.splice(0)).catch(() => undefined);
     this.closed = true;
@@ -544,7 +550,10 @@ export class RedisStore extends BaseStore {
     try {
       reply = await this.work({ settle: { claim, enc, open }, next: next ?? null });
     } catch (err) {
-      if (err instanceof StoreConnectionError) this.uncertainSettles.set(claim.token, outcome);
+      if (err instanceof StoreConnectionError) {
+        if (this.uncertainSettles.size >= CLAIM_CACHE_MAX) this.uncertainSettles.delete(this.uncertainSettles.keys().next().value!);
+        this.uncertainSettles.set(claim.token, outcome);
+      }
       throw err;
     }
     this.openClaims.delete(claim.token);
@@ -811,7 +820,7 @@ export class RedisStore extends BaseStore {
         return p;
       }
       return new Promise<T>((resolve, reject) => {
-        const entry: Inflight = { reject, epoch: this.epoch };
+        const entry: Inflight = { reject, epoch: this.epoch, at: Date.now() };
         this.inflight.add(entry);
         p.then(
           (v) => {
@@ -869,6 +878,17 @@ export class RedisStore extends BaseStore {
       client.on('end', onEnd);
     });
     return this.ready;
+  }
+
+  /** Replaces our command connection when a command waits longer than `timeoutMs` for its reply. */
+  private checkReplies(timeoutMs: number): void {
+    if (this.inflight.size === 0) return;
+    const limit = Date.now() - timeoutMs;
+    // The set keeps insertion order: the first entry is the oldest.
+    const oldest = this.inflight.values().next().value;
+    if (!oldest || oldest.at > limit) return;
+    this.logger.warn({ replyTimeoutMs: timeoutMs }, 'Redis did not answer in time; reconnecting');
+    (this.client as Redis).disconnect(true);
   }
 
   private unreachable(status: string, forMs: number): StoreConnectionError {
