@@ -20,6 +20,8 @@ interface CopyConnection {
 class CopyFromStdin {
   private settled = false;
   private error: Error | null = null;
+  /** Set by pg when it wraps the query (e.g. for query_timeout): must be called once, like pg's own queries do. */
+  callback?: (err: Error | null) => void;
 
   constructor(
     private readonly text: string,
@@ -64,6 +66,7 @@ class CopyFromStdin {
   private finish(): void {
     if (this.settled) return;
     this.settled = true;
+    this.callback?.(this.error);
     this.done(this.error);
   }
 }

@@ -18,6 +18,8 @@ interface Announcement {
 }
 
 const MAX_RECONNECT_MS = 5_000;
+/** How often the LISTEN connection is checked: a connection that silently died would otherwise only be noticed by TCP keepalive. */
+const LIVENESS_MS = 30_000;
 
 export class Notifier {
   private waiters = new Set<Waiter>();
@@ -31,6 +33,7 @@ export class Notifier {
   private seq = 0;
   private readonly queueSeq = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private liveness: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -99,6 +102,7 @@ export class Notifier {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.liveness) clearInterval(this.liveness);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.wakeAll();
@@ -144,6 +148,7 @@ export class Notifier {
           return;
         }
         this.client = client;
+        this.watch(client);
         if (this.failures > 0) this.logger.info({ channel: this.channel }, 'LISTEN connection restored');
         this.failures = 0;
         // Jobs may have been announced while nobody listened.
@@ -158,9 +163,26 @@ export class Notifier {
     return this.connecting;
   }
 
+  private watch(client: pg.PoolClient): void {
+    if (this.liveness) clearInterval(this.liveness);
+    this.liveness = setInterval(() => {
+      if (this.client !== client) return;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('LISTEN connection did not answer a liveness check')), 10_000);
+      });
+      Promise.race([client.query('select 1'), timeout])
+        .catch((err: unknown) => this.onLost(client, err))
+        .finally(() => clearTimeout(timer));
+    }, LIVENESS_MS);
+    this.liveness.unref();
+  }
+
   private onLost(client: pg.PoolClient, err: unknown): void {
     if (this.client !== client) return;
     this.client = null;
+    if (this.liveness) clearInterval(this.liveness);
+    this.liveness = null;
     try {
       client.release(err instanceof Error ? err : new Error(String(err)));
     } catch {

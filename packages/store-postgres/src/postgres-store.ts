@@ -44,6 +44,8 @@ export type PostgresConnection =
       poolSize?: number;
       /** Give up connecting after this long, with a `StoreConnectionError`. @default 10000 */
       connectionTimeoutMillis?: number;
+      /** Give up on a statement whose answer has not come back after this long (a server that vanished without closing the connection). @default 120000 */
+      queryTimeoutMillis?: number;
     }
   | {
       /** Your own pool. The store borrows connections and never ends it; give it an `'error'` listener. */
@@ -152,6 +154,10 @@ export class PostgresStore extends BaseStore {
         connectionString: connection.connectionString,
         max: poolSize + (this.notify ? 1 : 0),
         connectionTimeoutMillis: connection.connectionTimeoutMillis ?? 10_000,
+        query_timeout: connection.queryTimeoutMillis ?? 120_000,
+        // Notice a peer that disappeared without a FIN (failover, network partition).
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
       });
       // An idle connection dropped by the server (restart, failover) must not crash the process.
       this.pool.on('error', (err) => this.logger.warn({ err }, 'idle PostgreSQL connection failed; the pool will reconnect'));
