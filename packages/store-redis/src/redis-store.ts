@@ -58,7 +58,7 @@ export interface RedisStoreOptions extends BaseStoreOptions {
   prefix?: string;
   /** Largest accepted payload, in bytes of JSON (UTF-8). Bigger payloads are refused with `PayloadTooLargeError`. @default 1048576 (1 MiB) */
   maxPayloadBytes?: number;
-  /** Longest single blocking call of an idle worker, in ms; it then looks again (new queues, delayed jobs). @default 2000 */
+  /** Longest single blocking call of an idle worker, in ms; it then renews its offer. Every blocking call is finite. @default 2000 */
   blockTimeoutMs?: number;
   /**
    * On connections the store opens from a URL: a connection that owes a reply and
