@@ -85,7 +85,15 @@ export async function startRedisServer(args: string[] = [], port?: number): Prom
   const p = port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'jq-redis-'));
   const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // Never leave a server behind, even when the test process dies early.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      process.off('exit', killOnExit);
+      r();
+    }),
+  );
   const url = `redis://127.0.0.1:${p}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
