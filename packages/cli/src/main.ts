@@ -3,7 +3,7 @@
  * Every failure leaves as one line on stderr and an exit code; see errors.ts.
  */
 import { readFileSync } from 'node:fs';
-import { JQJobsError } from '@jqjobs/core';
+import { JQJobsError, StoreError } from '@jqjobs/core';
 import { formatOptions, parseArgs } from './args.ts';
 import type { Command, CommandContext } from './command.ts';
 import { workerCommand } from './commands/worker.ts';
@@ -94,7 +94,8 @@ function describeFailure(err: unknown): { code: number; message: string } {
   if (typeof exitCode === 'number') return { code: exitCode, message };
   // Core's validation errors are bad input too (a bad value passed straight through).
   if (err instanceof JQJobsError && (err.code === 'JQ_INVALID_ARGUMENT' || err.code === 'JQ_INVALID_JOB_OPTIONS')) return { code: CliExitCode.Usage, message };
-  if (err instanceof JQJobsError && err.code === 'JQ_STORE_CONNECTION') return { code: CliExitCode.Unavailable, message };
+  // The store is down or not usable (e.g. not migrated): StoreError and StoreConnectionError.
+  if (err instanceof StoreError) return { code: CliExitCode.Unavailable, message };
   return { code: CliExitCode.Software, message: `${message} (set JQJOBS_DEBUG=1 for the stack)` };
 }
 

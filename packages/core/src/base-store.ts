@@ -92,16 +92,18 @@ export abstract class BaseStore implements Store {
   }
 
   async withLock<T>(jobId: string, fn: (job: JobRecord, lock: LockContext) => T | Promise<T>): Promise<T> {
+    // Ids are strings; anything else cannot name a job (and must not be coerced into one).
+    if (typeof jobId !== 'string') throw new JobNotFoundError(String(jobId));
     const owner = randomUUID();
-    const got = await this.tryLock(String(jobId), owner, this.lockTtlMs);
-    if (got === 'missing') throw new JobNotFoundError(String(jobId));
-    if (got === 'locked') throw new JobLockedError(String(jobId));
+    const got = await this.tryLock(jobId, owner, this.lockTtlMs);
+    if (got === 'missing') throw new JobNotFoundError(jobId);
+    if (got === 'locked') throw new JobLockedError(jobId);
     const lost = new AbortController();
     // Refresh the lock while fn runs, so a long resolver keeps it but a dead process loses it.
     const refresh = setInterval(() => {
-      this.tryLock(String(jobId), owner, this.lockTtlMs).then(
+      this.tryLock(jobId, owner, this.lockTtlMs).then(
         (r) => {
-          if (r !== 'acquired') lost.abort(new JobLockedError(String(jobId)));
+          if (r !== 'acquired') lost.abort(new JobLockedError(jobId));
         },
         (err: unknown) => {
           this.logger.warn({ err, jobId }, 'lock refresh failed');
@@ -111,11 +113,11 @@ export abstract class BaseStore implements Store {
     }, Math.max(1000, Math.floor(this.lockTtlMs / 3)));
     refresh.unref();
     try {
-      const job = await this.get(String(jobId));
+      const job = await this.get(jobId);
       return await fn(job, { signal: lost.signal });
     } finally {
       clearInterval(refresh);
-      await this.unlock(String(jobId), owner);
+      await this.unlock(jobId, owner);
     }
   }
 

@@ -7,6 +7,7 @@ export type JQJobsErrorCode =
   | 'JQ_INVALID_JOB_OPTIONS'
   | 'JQ_PAYLOAD_NOT_SERIALIZABLE'
   | 'JQ_UNKNOWN_JOB_TYPE'
+  | 'JQ_STORE_ERROR'
   | 'JQ_STORE_CONNECTION'
   | 'JQ_STORE_CLOSED'
   | 'JQ_INVALID_ARGUMENT';
@@ -93,10 +94,17 @@ export class UnknownJobTypeError extends JQJobsError {
   }
 }
 
-/** The store could not reach its backend; `cause` has the driver's error. */
-export class StoreConnectionError extends JQJobsError {
+/** The store's backend refused or failed an operation (a missing table, a constraint, a server error); `cause` has the driver's error. */
+export class StoreError extends JQJobsError {
+  constructor(message: string, options?: { cause?: unknown; code?: JQJobsErrorCode }) {
+    super(options?.code ?? 'JQ_STORE_ERROR', message, options);
+  }
+}
+
+/** The store could not reach its backend; `cause` has the driver's error. A `StoreError` too. */
+export class StoreConnectionError extends StoreError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('JQ_STORE_CONNECTION', message, options);
+    super(message, { ...options, code: 'JQ_STORE_CONNECTION' });
   }
 }
 

@@ -22,7 +22,9 @@ export function normalizePage(options: JobListOptions): { limit: number; offset:
   return { limit, offset };
 }
 
-/** For stores with integer ids: true for a canonical positive integer string (up to 18 digits). Anything else cannot be an id, so lookups answer JobNotFoundError without asking the backend. */
+/** For stores with integer ids: true for a canonical positive integer string that fits a signed 64-bit integer. Anything else cannot be an id, so lookups answer JobNotFoundError without asking the backend. */
 export function isCanonicalId(id: unknown): id is string {
-  return typeof id === 'string' && /^[1-9][0-9]{0,17}$/.test(id);
+  return typeof id === 'string' && /^[1-9][0-9]{0,18}$/.test(id) && (id.length < 19 || BigInt(id) <= MAX_BIGINT);
 }
+
+const MAX_BIGINT = 9_223_372_036_854_775_807n;

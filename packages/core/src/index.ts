@@ -8,6 +8,7 @@ export {
   InvalidJobOptionsError,
   PayloadNotSerializableError,
   UnknownJobTypeError,
+  StoreError,
   StoreConnectionError,
   StoreClosedError,
   InvalidArgumentError,

@@ -283,7 +283,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.claimed -= room;
         failures++;
         this.reportStoreError(err, 'claim failed');
-        await this.waitForWake(Math.min(200 * 2 ** failures, Math.max(this.wakeupMs, 1000)));
+        // Capped at 5 s: a long poll interval must not keep a worker asleep long after the store is back.
+        await this.waitForWake(Math.min(200 * 2 ** failures, 5000, Math.max(this.wakeupMs, 1000)));
         continue;
       }
       if (claimed.length === 0) {

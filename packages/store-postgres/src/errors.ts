@@ -1,4 +1,4 @@
-import { JQJobsError, StoreConnectionError } from '@jqjobs/core';
+import { JQJobsError, StoreConnectionError, StoreError } from '@jqjobs/core';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
@@ -24,7 +24,7 @@ export function isConnectionFailure(err: unknown): boolean {
 }
 
 /**
- * Turns a driver error into a `StoreConnectionError` with the driver's error as
+ * Turns a driver error into a `StoreError` (`StoreConnectionError` when the server cannot be reached) with the driver's error as
  * `cause` (JQJobs errors pass through). A missing table gets a hint to migrate.
  */
 export function wrapPgError(err: unknown, op: string, table: string): Error {
@@ -32,10 +32,10 @@ export function wrapPgError(err: unknown, op: string, table: string): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: unknown }).code;
   if (code === '42P01' || code === '3F000') {
-    return new StoreConnectionError(`PostgresStore.${op}: ${table} does not exist — run \`await store.migrate()\` first (${e.message})`, { cause: e });
+    return new StoreError(`PostgresStore.${op}: ${table} does not exist — run \`await store.migrate()\` first (${e.message})`, { cause: e });
   }
   if (isConnectionFailure(e)) {
     return new StoreConnectionError(`PostgresStore.${op}: cannot reach PostgreSQL: ${e.message}`, { cause: e });
   }
-  return new StoreConnectionError(`PostgresStore.${op}: database error${typeof code === 'string' ? ` ${code}` : ''}: ${e.message}`, { cause: e });
+  return new StoreError(`PostgresStore.${op}: database error${typeof code === 'string' ? ` ${code}` : ''}: ${e.message}`, { cause: e });
 }

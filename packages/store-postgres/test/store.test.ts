@@ -1,5 +1,5 @@
 /** PostgreSQL-specific behaviour: construction, names, pools, bad input, plans, errors. */
-import { defineJob, InvalidArgumentError, InvalidJobOptionsError, JobNotFoundError, StoreClosedError, StoreConnectionError, Worker } from '@jqjobs/core';
+import { defineJob, InvalidArgumentError, InvalidJobOptionsError, JobNotFoundError, StoreClosedError, StoreConnectionError, StoreError, Worker } from '@jqjobs/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../src/index.ts';
@@ -72,10 +72,11 @@ describe('PostgresStore construction', () => {
     expect(ownPool.ended).toBe(true);
   });
 
-  it('before migrate(): a StoreConnectionError that says to migrate', async () => {
+  it('before migrate(): a StoreError that says to migrate', async () => {
     const store = new PostgresStore({ pool }, { table: 'never_migrated', logger: 'silent' });
     const err = await store.count().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreConnectionError);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).not.toBeInstanceOf(StoreConnectionError);
     expect((err as Error).message).toMatch(/migrate\(\)/);
     expect((err as Error).cause).toBeInstanceOf(Error);
     await store.close();
