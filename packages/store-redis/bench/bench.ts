@@ -1,16 +1,19 @@
 /**
  * RedisStore benchmark: prints our numbers for every scenario of the store-redis
- * issue (medians of several runs). Run with `pnpm bench` (JQ_REDIS_URL, default
- * redis://127.0.0.1:6379; BENCH_RUNS, default 5). Each run uses its own key prefix
- * and deletes it afterwards.
+ * issue (medians of several runs). Run with `pnpm bench`. It starts a private
+ * redis-server (from PATH) on a free loopback port, so that the command and memory
+ * counts read from INFO are ours alone; set JQ_REDIS_URL to use another server
+ * (each run then uses its own key prefix and deletes it). BENCH_RUNS, default 5.
  */
 import { performance } from 'node:perf_hooks';
 import { defineJob, type JobDefinition, Worker } from '@jqjobs/core';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../src/index.ts';
+import { startRedisServer } from '../test/helpers.ts';
 
-const URL = process.env.JQ_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const server = process.env.JQ_REDIS_URL ? null : await startRedisServer();
+const URL = process.env.JQ_REDIS_URL ?? server!.url;
 const admin = new Redis(URL, { connectionName: 'jqjobs-bench-admin' });
 let seq = 0;
 
@@ -146,8 +149,9 @@ async function memory(n = 100_000): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const server = /^redis_version:(\S+)/m.exec(await admin.info('server'))?.[1];
-  console.log(`RedisStore bench · Redis ${server} at ${URL} · Node ${process.version} · ${RUNS} runs, medians\n`);
+  const version = /^redis_version:(\S+)/m.exec(await admin.info('server'))?.[1];
+  const where = server ? `a private redis-server at ${URL}` : URL;
+  console.log(`RedisStore bench · Redis ${version}, ${where} · Node ${process.version} · ${RUNS} runs, medians\n`);
   const rows: [string, string, string][] = [];
   const run = async <T>(fn: () => Promise<T>): Promise<T[]> => {
     const out: T[] = [];
@@ -175,11 +179,14 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
-  admin.disconnect();
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  admin.disconnect();
-  process.exit(1);
-});
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    admin.disconnect();
+    await server?.stop();
+  });

@@ -165,7 +165,6 @@ export class RedisStore extends BaseStore {
   private epoch = 0;
   private recoverTokens: string[] = [];
   private ready: Promise<void> | null = null;
-  private corked = false;
   private lastError: unknown = null;
   /** When our own connection stopped being ready (wall time); Infinity while it is ready. */
   private downSince = Date.now();
@@ -811,7 +810,6 @@ export class RedisStore extends BaseStore {
     const client = this.client as Redis;
     for (let attempt = 0; ; attempt++) {
       if (client.status !== 'ready') await this.whenReady();
-      this.cork(client);
       const p = command();
       if (client.status !== 'ready') {
         // Refused without being sent (no offline queue): safe to try again once ready.
@@ -834,25 +832,6 @@ export class RedisStore extends BaseStore {
         );
       });
     }
-  }
-
-  /**
-   * Holds writes until the current burst of promise continuations is over, so the
-   * calls a worker's slots make together leave in one write (like a pipeline, but
-   * each command stays on its own: a lost connection fails each one separately).
-   * ioredis's own auto-pipelining is not used: after a lost connection whose
-   * commands are not replayed, it waits forever for the dropped pipeline.
-   */
-  private cork(client: Redis): void {
-    if (this.corked) return;
-    const stream = client.stream;
-    if (!stream || typeof stream.cork !== 'function') return;
-    this.corked = true;
-    stream.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      stream.uncork();
-    });
   }
 
   private whenReady(): Promise<void> {
