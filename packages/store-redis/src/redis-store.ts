@@ -77,6 +77,8 @@ export interface RedisStoreOptions extends BaseStoreOptions {
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Redis refuses single arguments over 512 MB. */
 const MAX_PAYLOAD_LIMIT = 512 * 1024 * 1024 - 64 * 1024;
+/** Most settles and claims one script call takes. */
+const WORK_BATCH = 500;
 /** Most jobs one enqueue script call takes when it combines calls made together. */
 const INSERT_BATCH = 1000;
 /** Claim data kept for settles (queue, coalesce id) is dropped beyond this many open claims. */
@@ -651,9 +653,13 @@ export class RedisStore extends BaseStore {
   }
 
   private flushWork(): void {
-    const ops = this.workQueue;
+    const queue = this.workQueue;
     this.workQueue = [];
-    if (ops.length === 0) return;
+    // Bounded calls: a script blocks Redis while it runs, and Lua unpacks at most a few thousand values.
+    for (let i = 0; i < queue.length; i += WORK_BATCH) this.workBatch(queue.slice(i, i + WORK_BATCH));
+  }
+
+  private workBatch(ops: WorkOp[]): void {
     const now = this.ms();
     const args: Arg[] = [now, 0];
     let settles = 0;

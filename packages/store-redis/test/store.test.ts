@@ -131,6 +131,17 @@ describe('calls made together', () => {
     expect(await store.count()).toBe(3);
   });
 
+  it('takes large claims and large batches of settles', async () => {
+    const store = makeStore();
+    for (let i = 0; i < 3000; i += 1000) await store.enqueueMany(Array.from({ length: 1000 }, (_, k) => ({ type: t, payload: i + k })));
+    const claims = await store.claim(req(2500));
+    expect(claims.map((c) => c.job.payload)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+    const settled = await Promise.all(claims.map((c) => store.settle(c.claim, { status: 'completed', delete: true }, req(1))));
+    expect(settled.every((r) => r.applied)).toBe(true);
+    expect(settled.flatMap((r) => r.next.map((c) => c.job.payload)).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 500 }, (_, i) => 2500 + i));
+    expect(await store.count()).toBe(500);
+  });
+
   it('claims made together with different requests each get their own jobs', async () => {
     const store = makeStore();
     await store.enqueueMany(['x1', 'x2', 'y1'].map((p) => ({ type: t, payload: p, options: { queueName: p[0] } })));
