@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import { createTestDatabase, PG_URL } from '@jqjobs/test-services';
 import { startPaymentProvider, type PaymentProvider } from '../src/payment-provider.ts';
 import { startShop, type Shop } from '../src/shop.ts';
 import { Timeline } from '../src/timeline.ts';
 
-export const PG_URL = process.env.JQ_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 export const REDIS_URL = process.env.JQ_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** The forked worker process runs worker.ts from source, as `pnpm demo` does under tsx. */
@@ -21,29 +21,9 @@ export interface Resource {
   drop(): Promise<void>;
 }
 
-async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5_000 });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${PG_URL} (${(err as Error).message}). Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start — or set JQ_PG_URL.`,
-      { cause: err },
-    );
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function createDatabase(): Promise<Resource> {
-  const name = `jq_example_${process.pid}_${randomBytes(3).toString('hex')}`;
-  await pgAdmin((c) => c.query(`create database "${name}"`));
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => pgAdmin((c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined) };
+  const db = await createTestDatabase('example');
+  return { url: db.url, drop: db.drop };
 }
 
 export async function createRedisPrefix(): Promise<Resource> {
