@@ -18,19 +18,21 @@ export const CODE_BY_STATUS: Readonly<Record<JobStatus, number>> = { unqueued: 0
 
 type Value = string | number | boolean | null | Value[];
 
+// The decoder's cursor. Decoding is synchronous, so one module-level cursor is safe and saves an allocation per value.
+let pos = 0;
+
 /** Decodes the subset of MessagePack that `cmsgpack` writes (no maps, no binary, no extensions). */
 export function unpack(buf: Buffer): Value {
-  const state = { pos: 0 };
-  const v = read(buf, state);
-  return v;
+  pos = 0;
+  return read(buf);
 }
 
-function read(buf: Buffer, s: { pos: number }): Value {
-  const b = buf[s.pos++]!;
+function read(buf: Buffer): Value {
+  const b = buf[pos++]!;
   if (b <= 0x7f) return b;
   if (b >= 0xe0) return b - 0x100;
-  if (b >= 0xa0 && b <= 0xbf) return str(buf, s, b & 0x1f);
-  if (b >= 0x90 && b <= 0x9f) return arr(buf, s, b & 0x0f);
+  if (b >= 0xa0 && b <= 0xbf) return str(buf, b & 0x1f);
+  if (b >= 0x90 && b <= 0x9f) return arr(buf, b & 0x0f);
   let v: Value;
   switch (b) {
     case 0xc0:
@@ -40,77 +42,78 @@ function read(buf: Buffer, s: { pos: number }): Value {
     case 0xc3:
       return true;
     case 0xca:
-      v = buf.readFloatBE(s.pos);
-      s.pos += 4;
+      v = buf.readFloatBE(pos);
+      pos += 4;
       return v;
     case 0xcb:
-      v = buf.readDoubleBE(s.pos);
-      s.pos += 8;
+      v = buf.readDoubleBE(pos);
+      pos += 8;
       return v;
     case 0xcc:
-      return buf[s.pos++]!;
+      return buf[pos++]!;
     case 0xcd:
-      v = buf.readUInt16BE(s.pos);
-      s.pos += 2;
+      v = buf.readUInt16BE(pos);
+      pos += 2;
       return v;
     case 0xce:
-      v = buf.readUInt32BE(s.pos);
-      s.pos += 4;
+      v = buf.readUInt32BE(pos);
+      pos += 4;
       return v;
     case 0xcf:
-      v = Number(buf.readBigUInt64BE(s.pos));
-      s.pos += 8;
+      // Two 32-bit halves: exact for the integers we store (below 2^53), and no BigInt.
+      v = buf.readUInt32BE(pos) * 0x100000000 + buf.readUInt32BE(pos + 4);
+      pos += 8;
       return v;
     case 0xd0:
-      return buf.readInt8(s.pos++);
+      return buf.readInt8(pos++);
     case 0xd1:
-      v = buf.readInt16BE(s.pos);
-      s.pos += 2;
+      v = buf.readInt16BE(pos);
+      pos += 2;
       return v;
     case 0xd2:
-      v = buf.readInt32BE(s.pos);
-      s.pos += 4;
+      v = buf.readInt32BE(pos);
+      pos += 4;
       return v;
     case 0xd3:
-      v = Number(buf.readBigInt64BE(s.pos));
-      s.pos += 8;
+      v = buf.readInt32BE(pos) * 0x100000000 + buf.readUInt32BE(pos + 4);
+      pos += 8;
       return v;
     case 0xd9:
-      return str(buf, s, buf[s.pos++]!);
+      return str(buf, buf[pos++]!);
     case 0xda: {
-      const n = buf.readUInt16BE(s.pos);
-      s.pos += 2;
-      return str(buf, s, n);
+      const n = buf.readUInt16BE(pos);
+      pos += 2;
+      return str(buf, n);
     }
     case 0xdb: {
-      const n = buf.readUInt32BE(s.pos);
-      s.pos += 4;
-      return str(buf, s, n);
+      const n = buf.readUInt32BE(pos);
+      pos += 4;
+      return str(buf, n);
     }
     case 0xdc: {
-      const n = buf.readUInt16BE(s.pos);
-      s.pos += 2;
-      return arr(buf, s, n);
+      const n = buf.readUInt16BE(pos);
+      pos += 2;
+      return arr(buf, n);
     }
     case 0xdd: {
-      const n = buf.readUInt32BE(s.pos);
-      s.pos += 4;
-      return arr(buf, s, n);
+      const n = buf.readUInt32BE(pos);
+      pos += 4;
+      return arr(buf, n);
     }
     default:
-      throw new Error(`unexpected MessagePack byte 0x${b.toString(16)} at ${s.pos - 1}`);
+      throw new Error(`unexpected MessagePack byte 0x${b.toString(16)} at ${pos - 1}`);
   }
 }
 
-function str(buf: Buffer, s: { pos: number }, n: number): string {
-  const out = buf.toString('utf8', s.pos, s.pos + n);
-  s.pos += n;
+function str(buf: Buffer, n: number): string {
+  const out = buf.toString('utf8', pos, pos + n);
+  pos += n;
   return out;
 }
 
-function arr(buf: Buffer, s: { pos: number }, n: number): Value[] {
+function arr(buf: Buffer, n: number): Value[] {
   const out = new Array<Value>(n);
-  for (let i = 0; i < n; i++) out[i] = read(buf, s);
+  for (let i = 0; i < n; i++) out[i] = read(buf);
   return out;
 }
 

@@ -113,7 +113,9 @@ interface WorkOp {
   next: ClaimRequest | null;
   resolve: (reply: WorkReply) => void;
   reject: (err: Error) => void;
+  result?: WorkReply;
 }
+
 
 interface WorkReply {
   applied: boolean;
@@ -645,9 +647,9 @@ export class RedisStore extends BaseStore {
    * for in the same tick goes to Redis as one script call: one round trip, one
    * write, and the claims of a group share their reads and writes in Redis.
    */
-  private work(op: Omit<WorkOp, 'resolve' | 'reject'>): Promise<WorkReply> {
+  private work(op: Pick<WorkOp, 'settle' | 'next'>): Promise<WorkReply> {
     return new Promise<WorkReply>((resolve, reject) => {
-      this.workQueue.push({ ...op, resolve, reject });
+      this.workQueue.push({ settle: op.settle, next: op.next, resolve, reject });
       if (this.workQueue.length === 1) process.nextTick(() => this.flushWork());
     });
   }
@@ -695,14 +697,18 @@ export class RedisStore extends BaseStore {
     this.exec('work', args, tokens).then(
       (value) => {
         const reply = value as (Buffer | number | null)[];
+        const results: WorkReply[] = [];
         let i = 0;
-        const settled = new Map<WorkOp, { applied: boolean; record: Buffer | null }>();
         for (const op of ops) {
-          if (!op.settle) continue;
-          settled.set(op, { applied: reply[i] === 1, record: reply[i + 1] as Buffer | null });
-          i += 2;
+          const result: WorkReply = { applied: false, record: null, claimed: [], now };
+          if (op.settle) {
+            result.applied = reply[i] === 1;
+            result.record = reply[i + 1] as Buffer | null;
+            i += 2;
+          }
+          results.push(result);
+          op.result = result;
         }
-        const claimed = new Map<WorkOp, ClaimedJob[]>();
         for (const g of groups.values()) {
           const n = Number(reply[i]);
           const jobs = this.claimed(reply, i + 1, n);
@@ -711,14 +717,11 @@ export class RedisStore extends BaseStore {
           let at = 0;
           for (const op of g.ops) {
             const take = Math.min(op.next!.limit, jobs.length - at);
-            claimed.set(op, take > 0 ? jobs.slice(at, at + take) : []);
+            if (take > 0) op.result!.claimed = take === jobs.length ? jobs : jobs.slice(at, at + take);
             at += Math.max(0, take);
           }
         }
-        for (const op of ops) {
-          const s = settled.get(op);
-          op.resolve({ applied: s?.applied ?? false, record: s?.record ?? null, claimed: claimed.get(op) ?? [], now });
-        }
+        for (let k = 0; k < ops.length; k++) ops[k]!.resolve(results[k]!);
       },
       (err: unknown) => {
         for (const op of ops) op.reject(err as Error);
@@ -987,6 +990,10 @@ interface EncodedOutcome {
   maxAttempts: number | '';
 }
 
+const COMPLETE_DELETE: EncodedOutcome = { code: 'd', error: '', delayMs: 0, maxAttempts: '' };
+const COMPLETE_KEEP: EncodedOutcome = { code: 'c', error: '', delayMs: 0, maxAttempts: '' };
+const PARK: EncodedOutcome = { code: 'w', error: '', delayMs: 0, maxAttempts: '' };
+
 function encodeOutcome(outcome: Outcome): EncodedOutcome {
   if (!outcome || typeof outcome !== 'object') throw new InvalidArgumentError('outcome must be an object with a status');
   const maxAttempts = (n: unknown): number | '' => {
@@ -996,9 +1003,9 @@ function encodeOutcome(outcome: Outcome): EncodedOutcome {
   };
   switch (outcome.status) {
     case 'completed':
-      return { code: outcome.delete ? 'd' : 'c', error: '', delayMs: 0, maxAttempts: '' };
+      return outcome.delete ? COMPLETE_DELETE : COMPLETE_KEEP;
     case 'wait_async':
-      return { code: 'w', error: '', delayMs: 0, maxAttempts: '' };
+      return PARK;
     case 'queued': {
       const delay = outcome.delayMs ?? 0;
       if (!Number.isFinite(delay) || delay < 0) throw new InvalidArgumentError('outcome delayMs must be a number ≥ 0');
