@@ -91,8 +91,8 @@ describe('several processes', () => {
     expect(codes, workers.map((w) => w.stderr.join('')).join('\n')).toEqual([0, 0, 0, 0]);
     const processed = workers.map((w) => Number(/processed (\d+)/.exec(w.lines.join('\n'))?.[1]));
     expect(processed.reduce((a, b) => a + b, 0)).toBe(total);
-    // Every process took part.
-    expect(processed.every((p) => p > 0)).toBe(true);
+    // The processes really shared the work (one that starts late may find nothing left).
+    expect(processed.filter((p) => p > 0).length).toBeGreaterThanOrEqual(2);
     await expectExactlyOnce(runsKey, total);
     expect(await store.count()).toBe(0);
   });

@@ -99,10 +99,13 @@ describe('order', () => {
   });
 
   it('a released job keeps its place; a retried one goes to the back', async () => {
-    const store = makeStore();
+    const clock = new TestClock();
+    clock.freeze(1_700_000_000_000);
+    const store = makeStore({ clock });
     for (const p of ['a', 'b', 'c']) await store.enqueue(t, p, { maxAttempts: 2 });
     const [a] = await store.claim(req(1));
     const [b] = await store.claim(req(1));
+    clock.advance(1);
     await store.settle(b!.claim, { status: 'queued', error: 'again', delayMs: 0, maxAttempts: 2 });
     await store.release([a!.claim]);
     expect(await drain(store)).toEqual(['a', 'c', 'b']);
