@@ -194,7 +194,7 @@ describe('reads and admin', () => {
     const inList = await store.enqueue(t, 'list');
     const straggler = await store.enqueue(t, 'straggler', { startAt: clock.now() - 100 });
     const delayed = await store.enqueue(t, 'delayed', { startAt: clock.now() + 100 });
-    const keep = await store.enqueue(t, 'keep');
+    await store.enqueue(t, 'keep');
     await store.delete(inList.id);
     await store.delete(straggler.id);
     await store.delete(delayed.id);
