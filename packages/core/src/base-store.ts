@@ -135,7 +135,7 @@ export abstract class BaseStore implements Store {
     };
   }
 
-  async waitForWork(_queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async waitForWork(_queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal, _request?: ClaimRequest): Promise<void> {
     await abortableSleep(timeoutMs, signal);
   }
 

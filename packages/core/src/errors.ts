@@ -6,6 +6,7 @@ export type JQJobsErrorCode =
   | 'JQ_INVALID_STATE'
   | 'JQ_INVALID_JOB_OPTIONS'
   | 'JQ_PAYLOAD_NOT_SERIALIZABLE'
+  | 'JQ_PAYLOAD_TOO_LARGE'
   | 'JQ_UNKNOWN_JOB_TYPE'
   | 'JQ_STORE_ERROR'
   | 'JQ_STORE_CONNECTION'
@@ -82,6 +83,19 @@ export class PayloadNotSerializableError extends JQJobsError {
   constructor(path: string, reason: string, options?: { cause?: unknown }) {
     super('JQ_PAYLOAD_NOT_SERIALIZABLE', `Payload is not JSON-serialisable at ${path}: ${reason}`, options);
     this.path = path;
+  }
+}
+
+/** The payload is larger than the store accepts (e.g. RedisStore's `maxPayloadBytes`). Nothing was stored. */
+export class PayloadTooLargeError extends JQJobsError {
+  /** Size of the payload's JSON in bytes (UTF-8). */
+  readonly bytes: number;
+  /** The store's limit. */
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
+    super('JQ_PAYLOAD_TOO_LARGE', `Payload is ${bytes} bytes of JSON, over the store's limit of ${limit}; nothing was stored`);
+    this.bytes = bytes;
+    this.limit = limit;
   }
 }
 

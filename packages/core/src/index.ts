@@ -7,6 +7,7 @@ export {
   InvalidStateError,
   InvalidJobOptionsError,
   PayloadNotSerializableError,
+  PayloadTooLargeError,
   UnknownJobTypeError,
   StoreError,
   StoreConnectionError,

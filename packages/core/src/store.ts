@@ -214,9 +214,10 @@ export interface Store {
   /**
    * Resolves when a job may be available in one of `queues` (null = any), or after
    * `timeoutMs`, or when `signal` aborts — whichever is first. Never rejects for a
-   * timeout. Stores without push wake-ups simply sleep.
+   * timeout. Stores without push wake-ups simply sleep. `request` is the claim the
+   * worker will make when woken, for stores that hand a job over with the wake-up.
    */
-  waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal, request?: ClaimRequest): Promise<void>;
 }
 
 export type { JobRecord, NewJob, JobStatus };

@@ -76,6 +76,8 @@ interface Slot {
   controller: AbortController | null;
   /** Set when `shutdown` gave up on this job: its late result must not be settled. */
   abandoned: boolean;
+  /** True while the slot's settle is in flight: its claim is about to end, so heartbeats skip it. */
+  settling: boolean;
 }
 
 class Ctx<P> implements JobContext<P> {
@@ -308,7 +310,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async waitForWork(ms: number): Promise<void> {
     const signal = this.wake.signal;
     try {
-      await this.store.waitForWork(this.queues, ms, signal);
+      const room = this.room();
+      await this.store.waitForWork(this.queues, ms, signal, room > 0 ? this.request(room) : undefined);
     } catch (err) {
       this.reportStoreError(err, 'waitForWork failed');
       await abortableSleep(Math.min(ms, 1000), signal);
@@ -339,7 +342,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** One slot: runs a job, settles it and, while there is work, the next one claimed in the same round trip. */
   private runSlot(first: ClaimedJob): void {
-    const slot: Slot = { current: first, controller: null, abandoned: false };
+    const slot: Slot = { current: first, controller: null, abandoned: false, settling: false };
     this.slots.add(slot);
     void (async () => {
       let cj: ClaimedJob | undefined = first;
@@ -350,7 +353,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (slot.abandoned) break;
         // This slot's own capacity is free again, so it may take the next job itself.
         const wantNext = this.memoryOk(false) && this.reserve();
+        slot.settling = true;
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
+        slot.settling = false;
         if (wantNext && next.length === 0) this.claimed--;
         if (slot.abandoned || this.stopping) {
           // A stop that arrived while the settle was in flight: the job it claimed
@@ -499,7 +504,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const claims: Claim[] = [];
     const bySlot = new Map<string, Slot>();
     for (const slot of this.slots) {
-      if (slot.abandoned) continue;
+      if (slot.abandoned || slot.settling) continue;
       claims.push(slot.current.claim);
       bySlot.set(slot.current.claim.jobId, slot);
     }
@@ -508,8 +513,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const lost = await this.store.extendLeases(claims, this.leaseMs);
       for (const id of lost) {
         const slot = bySlot.get(id);
+        // The slot settled (or moved on to another job) while the heartbeat was in flight: not a loss.
+        if (!slot || slot.settling || slot.current.claim.jobId !== id || !claims.includes(slot.current.claim)) continue;
         this.logger.warn({ jobId: id }, 'claim lost (retried or restarted elsewhere); its result will be discarded');
-        slot?.controller?.abort(new Error('claim lost'));
+        slot.controller?.abort(new Error('claim lost'));
       }
     } catch (err) {
       this.reportStoreError(err, 'heartbeat failed');

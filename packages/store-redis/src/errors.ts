@@ -1,17 +1,7 @@
-import { InvalidArgumentError, JQJobsError, StoreConnectionError } from '@jqjobs/core';
+import { JQJobsError, StoreConnectionError } from '@jqjobs/core';
 
-/** A payload is larger than the store's `maxPayloadBytes`. Nothing was stored. */
-export class PayloadTooLargeError extends InvalidArgumentError {
-  /** Size of the payload's JSON in bytes (UTF-8). */
-  readonly bytes: number;
-  /** The configured limit. */
-  readonly limit: number;
-  constructor(bytes: number, limit: number) {
-    super(`Payload is ${bytes} bytes of JSON, over the store's maxPayloadBytes limit of ${limit}; nothing was stored`);
-    this.bytes = bytes;
-    this.limit = limit;
-  }
-}
+/** A payload is larger than the store's `maxPayloadBytes` (core's error, re-exported). */
+export { PayloadTooLargeError } from '@jqjobs/core';
 
 /**
  * The reply to a command was lost with its connection: the command may or may not

@@ -1,4 +1,4 @@
-import { defineJob, InvalidArgumentError, InvalidJobOptionsError, JobNotFoundError, type JobRecord, StoreClosedError, StoreConnectionError, Worker } from '@jqjobs/core';
+import { defineJob, InvalidArgumentError, InvalidJobOptionsError, JobNotFoundError, JQJobsError, type JobRecord, StoreClosedError, StoreConnectionError, Worker } from '@jqjobs/core';
 import { req, TestClock } from '@jqjobs/store-test-suite';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -285,9 +285,9 @@ describe('bad input', () => {
     await store.enqueue(t, ok);
     const err = await store.enqueue(t, `${ok}x`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PayloadTooLargeError);
-    expect(err).toBeInstanceOf(InvalidArgumentError);
-    expect(err).toMatchObject({ bytes: 101, limit: 100, code: 'JQ_INVALID_ARGUMENT' });
-    expect((err as Error).message).toMatch(/maxPayloadBytes/);
+    expect(err).toBeInstanceOf(JQJobsError);
+    expect(err).toMatchObject({ bytes: 101, limit: 100, code: 'JQ_PAYLOAD_TOO_LARGE' });
+    expect((err as Error).message).toMatch(/101 bytes of JSON, over the store's limit of 100/);
     // Multi-byte characters count as bytes; a batch with one big item stores nothing.
     await expect(store.enqueueMany([{ type: t, payload: 1 }, { type: t, payload: 'é'.repeat(60) }])).rejects.toBeInstanceOf(PayloadTooLargeError);
     expect(await store.count()).toBe(1);
