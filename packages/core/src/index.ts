@@ -30,7 +30,7 @@ export type {
 } from './types.ts';
 export { systemClock } from './types.ts';
 export { defineJob, getJobDefinition, type JobDefinition, type JobDefinitionInput, type JobContext, type RunResult, type WaitAsyncDisposition, type WaitAsyncResolution } from './define-job.ts';
-export { prepareJob, validateEnqueueOptions, serializePayload, parseStartAt, mulliganMaxAttempts, backoffDelayMs, LIMITS } from './prepare.ts';
+export { prepareJob, newJobRecord, validateEnqueueOptions, serializePayload, parseStartAt, mulliganMaxAttempts, backoffDelayMs, LIMITS } from './prepare.ts';
 export type { Store, StoreCapabilities, EnqueueItem, ClaimRequest, Claim, ClaimedJob, Outcome, SettleResult, LockContext } from './store.ts';
 export { BaseStore, runCleanup, abortableSleep, type BaseStoreOptions, type LockAttempt } from './base-store.ts';
 export { resolveWaitAsyncJob, errorText, type ResolveWaitAsyncOptions } from './wait-async.ts';

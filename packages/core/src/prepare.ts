@@ -1,6 +1,6 @@
 import type { JobDefinition } from './define-job.ts';
 import { InvalidJobOptionsError, PayloadNotSerializableError } from './errors.ts';
-import type { BackoffOption, EnqueueOptions, NewJob } from './types.ts';
+import type { BackoffOption, EnqueuedJob, EnqueueOptions, NewJob } from './types.ts';
 
 /** Limits shared by every store, so a job valid in one store is valid in all. */
 export const LIMITS = Object.freeze({
@@ -199,4 +199,33 @@ export function backoffDelayMs(backoff: BackoffOption | null, attemptNumber: num
   if (backoff.type === 'fixed') return backoff.delayMs;
   const exp = backoff.delayMs * 2 ** Math.max(0, attemptNumber - 1);
   return Math.min(exp, backoff.maxDelayMs ?? Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * The record of a job a store has just inserted from `job` (status `queued`,
+ * attempt 0, `startAt` = now when unscheduled), without reading it back. The
+ * payload is decoded from `payloadJson`, so the record never aliases the caller's
+ * objects.
+ */
+export function newJobRecord(id: string, job: NewJob, now: number, coalesced: boolean): EnqueuedJob {
+  return {
+    id,
+    type: job.type,
+    payload: JSON.parse(job.payloadJson) as unknown,
+    queueName: job.queueName,
+    status: 'queued',
+    priority: job.priority,
+    attemptNumber: 0,
+    maxAttempts: job.maxAttempts,
+    coalesceId: job.coalesceId,
+    maxRuntimeSeconds: job.maxRuntimeSeconds,
+    deleteOnComplete: job.deleteOnComplete,
+    errorMessage: null,
+    backoff: job.backoff === null || typeof job.backoff === 'number' ? job.backoff : { ...job.backoff },
+    createdAt: new Date(now),
+    startAt: new Date(job.startAt === null ? now : job.startAt.getTime()),
+    startedAt: null,
+    endedAt: null,
+    coalesced,
+  };
 }

@@ -24,6 +24,7 @@ import {
   StoreClosedError,
   type StoreCapabilities,
   StoreConnectionError,
+  newJobRecord,
 } from '@jqjobs/core';
 import { Batcher } from './batcher.ts';
 import { copyable, copyFrom, copyTimestamp, encodeCopyRows } from './copy.ts';
@@ -31,7 +32,7 @@ import { wrapPgError } from './errors.ts';
 import { channelName, makeToken, parseJobId, parseToken, validateIdentifier, validateTableName } from './identifiers.ts';
 import { applyMigrations } from './migrate.ts';
 import { Notifier } from './notifier.ts';
-import { checkStoredText, encodeNewJobs, encodeSettles, type JobRow, newJobRecord, rowToJob, type SettleInput, storableText } from './rows.ts';
+import { checkStoredText, encodeNewJobs, encodeSettles, type JobRow, rowToJob, type SettleInput, storableText } from './rows.ts';
 import { DEFAULT_SCHEMA, DEFAULT_TABLE } from './schema.ts';
 import { buildStatements, type ClaimMode, JOB_COLUMN_COUNT, type SettleKind, type Sql, type Statements } from './sql.ts';
 

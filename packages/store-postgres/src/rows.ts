@@ -1,5 +1,5 @@
 /** Encoding jobs for statements and decoding rows into records. */
-import { type BackoffOption, type EnqueuedJob, InvalidJobOptionsError, type JobRecord, type JobStatus, type NewJob } from '@jqjobs/core';
+import { type BackoffOption, InvalidJobOptionsError, type JobRecord, type JobStatus, type NewJob } from '@jqjobs/core';
 import type { SettleKind } from './sql.ts';
 
 /** A decoded job row: the public record plus the claim counter. */
@@ -106,27 +106,3 @@ export function encodeSettles(settles: readonly SettleInput[]): string {
   return JSON.stringify(settles.map((s) => ({ i: s.id, s: s.seq, k: s.kind, e: s.error, d: s.delayMs, m: s.maxAttempts })));
 }
 
-/** A freshly inserted job, built locally (no need to read back what was just written). */
-export function newJobRecord(id: string, j: NewJob, now: number, coalesced: boolean): EnqueuedJob {
-  const start = j.startAt === null ? new Date(now) : new Date(j.startAt.getTime());
-  return {
-    id,
-    type: j.type,
-    payload: JSON.parse(j.payloadJson) as unknown,
-    queueName: j.queueName,
-    status: 'queued',
-    priority: j.priority,
-    attemptNumber: 0,
-    maxAttempts: j.maxAttempts,
-    coalesceId: j.coalesceId,
-    maxRuntimeSeconds: j.maxRuntimeSeconds,
-    deleteOnComplete: j.deleteOnComplete,
-    errorMessage: null,
-    backoff: j.backoff,
-    createdAt: new Date(now),
-    startAt: start,
-    startedAt: null,
-    endedAt: null,
-    coalesced,
-  };
-}

@@ -9,6 +9,7 @@ import {
   type EnqueuedJob,
   InvalidArgumentError,
   isCanonicalId,
+  newJobRecord,
   type JobFilter,
   type JobListOptions,
   JobNotFoundError,
@@ -355,26 +356,7 @@ export class RedisStore extends BaseStore {
       const ref = String(reply[i * 3 + 1]);
       if (kind === 'n') {
         const j = jobs[i]!;
-        out.push({
-          id: ref,
-          type: j.type,
-          payload: JSON.parse(j.payloadJson) as unknown,
-          queueName: j.queueName,
-          status: 'queued',
-          priority: j.priority,
-          attemptNumber: 0,
-          maxAttempts: j.maxAttempts,
-          coalesceId: j.coalesceId,
-          maxRuntimeSeconds: j.maxRuntimeSeconds,
-          deleteOnComplete: j.deleteOnComplete,
-          errorMessage: null,
-          backoff: j.backoff === null ? null : (JSON.parse(JSON.stringify(j.backoff)) as JobRecord['backoff']),
-          createdAt: new Date(now),
-          startAt: new Date(j.startAt ? j.startAt.getTime() : now),
-          startedAt: null,
-          endedAt: null,
-          coalesced: false,
-        });
+        out.push(newJobRecord(ref, j, now, false));
       } else if (kind === 'e') {
         out.push({ ...decodeJob(ref, reply[i * 3 + 2] as Buffer).record, coalesced: true });
       } else {
