@@ -103,6 +103,8 @@ const MAX_HELD = 100_000;
 /** Batches at least this big go through COPY (three round trips, but far less work per row). */
 const COPY_MIN_JOBS = 500;
 const COPY_CHUNK_ROWS = 2_000;
+/** A bulk load this big triggers one ANALYZE per store instance (see analyzeOnce). */
+const ANALYZE_AFTER_ROWS = 1_000;
 
 /**
  * A JQJobs store in PostgreSQL.
@@ -309,6 +311,7 @@ export class PostgresStore extends BaseStore {
       const records: EnqueuedJob[] = new Array(batch.length);
       for (let k = 0; k < batch.length; k++) records[k] = newJobRecord(ids[k]!, batch[k]!, now, false);
       await copy.done;
+      await this.analyzeOnce(client, batch.length);
       for (let k = 0; k < batch.length; k++) out[indexes[k]!] = records[k];
       if (this.notify) await client.query(this.statement(this.sql.notify, { note: notePayload(batch, now) }));
       else this.announceLocally(batch, now);
@@ -317,6 +320,25 @@ export class PostgresStore extends BaseStore {
       throw wrapPgError(err, 'enqueueMany', this.sql.table);
     } finally {
       client.release(broken);
+    }
+  }
+
+  private analyzed = false;
+
+  /**
+   * After the first big batch this store loads, refresh the planner's statistics.
+   * A table filled faster than autovacuum runs still looks empty to the planner
+   * (relpages 0), which then sorts every due row on each claim instead of reading
+   * the claim index in order: 3.8 ms against 0.7 ms per claim with 10,000 queued.
+   * Once analysed, autoanalyze (tuned by the migrations) keeps the numbers current.
+   */
+  private async analyzeOnce(client: pg.PoolClient, rows: number): Promise<void> {
+    if (this.analyzed || rows < ANALYZE_AFTER_ROWS) return;
+    this.analyzed = true;
+    try {
+      await client.query(`analyze ${this.sql.table}`);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not analyze the jobs table after a bulk load; claims may be slower until autovacuum does');
     }
   }
 

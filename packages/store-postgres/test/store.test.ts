@@ -262,6 +262,31 @@ describe('PostgresStore statements', () => {
     await store.close();
   });
 
+  it('after the first bulk load the planner has statistics, so claims read the claim index in order', async () => {
+    const store = await fresh();
+    const T = `"${store.schema}"."${store.table}"`;
+    const stats = async () => (await pool.query(`select reltuples::float8 as n from pg_class where oid = '${T}'::regclass`)).rows[0] as { n: number };
+    // A table filled faster than autovacuum runs looks empty to the planner.
+    expect((await stats()).n).toBeLessThan(1);
+    await store.enqueueMany(Array.from({ length: 5_000 }, (_, i) => ({ type: 'bulk', payload: { i } })));
+    expect((await stats()).n).toBeGreaterThan(4_000);
+    const S = buildStatements(store.schema, store.table, 'c');
+    const sql = S.work(false, 'all', false, 10);
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      const values: Record<string, unknown> = { now: Date.now(), worker: 'w', lease: 1000 };
+      const r = await client.query({ text: `explain ${sql.text}`, values: sql.params.map((p) => values[p] ?? null) });
+      const plan = r.rows.map((x: Record<string, string>) => x['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(new RegExp(`Index Scan using ${store.table}_claim_idx`));
+      expect(plan).not.toMatch(/Sort/);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+    await store.close();
+  });
+
   it('takes every time from its clock, not from the database', async () => {
     const clock = new FakeClock(Date.UTC(2001, 0, 1));
     const store = await fresh({ clock });
