@@ -1,34 +1,17 @@
 // `jqjobs worker` input handling and code-change restarts, against PostgreSQL.
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { appendFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/index.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-import { type Child, killAll, spawnCli } from './helpers/spawn.ts';
+import { useWorkerFixture } from './helpers/fixture.ts';
+import { createTestDatabase } from './helpers/pg.ts';
+import { spawnCli } from './helpers/spawn.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const jobsModule = path.join(fixtures, 'jobs.ts');
 const corePackage = fileURLToPath(new URL('../../core', import.meta.url));
-let db: TestDatabase;
-let dir: string;
-const children = new Set<Child>();
-
-beforeAll(async () => {
-  db = await createTestDatabase('cli');
-  dir = mkdtempSync(path.join(os.tmpdir(), 'jq-cli-'));
-});
-afterEach(async () => {
-  killAll(children);
-  await Promise.all([...children].map((c) => c.exited));
-  children.clear();
-  for (const job of await db.store.jobs({ limit: 1000 })) await db.store.delete(job.id);
-});
-afterAll(async () => {
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const fx = useWorkerFixture('cli');
 
 function memoryOut(): { text: () => string; write: (s: string) => boolean } {
   let text = '';
@@ -56,33 +39,33 @@ describe('jqjobs worker: bad input exits 64 with one line and changes nothing', 
   ];
 
   it.each(cases)('%s', async (_label, args, message) => {
-    const job = await db.store.enqueue('sleep', { ms: 1 });
+    const job = await fx.db.store.enqueue('sleep', { ms: 1 });
     const stdout = memoryOut();
     const stderr = memoryOut();
-    const code = await runCli(['worker', ...args(db.url)], { stdout, stderr, env: {} });
+    const code = await runCli(['worker', ...args(fx.db.url)], { stdout, stderr, env: {} });
     expect(code).toBe(64);
     const lines = stderr.text().split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^jqjobs worker: /);
     expect(lines[0]).toMatch(message);
     expect(stdout.text()).toBe('');
-    expect(await db.store.get(job.id)).toMatchObject({ status: 'queued', attemptNumber: 0, startedAt: null });
+    expect(await fx.db.store.get(job.id)).toMatchObject({ status: 'queued', attemptNumber: 0, startedAt: null });
   });
 
   it('the real binary: one line on stderr, exit 64, the store untouched', async () => {
-    const job = await db.store.enqueue('sleep', { ms: 1 });
+    const job = await fx.db.store.enqueue('sleep', { ms: 1 });
     for (const args of [
       ['worker', '--store', 'ftp://127.0.0.1/', '--jobs', jobsModule],
-      ['worker', '--store', db.url, '--jobs', path.join(fixtures, 'no-jobs.ts')],
-      ['worker', '--store', db.url, '--jobs', jobsModule, '--concurrency', '-3'],
+      ['worker', '--store', fx.db.url, '--jobs', path.join(fixtures, 'no-jobs.ts')],
+      ['worker', '--store', fx.db.url, '--jobs', jobsModule, '--concurrency', '-3'],
       ['no-such-command'],
     ]) {
       const child = spawnCli(args);
-      children.add(child);
+      fx.children.add(child);
       expect((await child.exited).code, args.join(' ')).toBe(64);
       expect(child.stderr().trim().split('\n'), args.join(' ')).toHaveLength(1);
     }
-    expect(await db.store.get(job.id)).toMatchObject({ status: 'queued', attemptNumber: 0 });
+    expect(await fx.db.store.get(job.id)).toMatchObject({ status: 'queued', attemptNumber: 0 });
   });
 
   it('reads the store URL from $JQJOBS_STORE_URL and validates it the same way', async () => {
@@ -97,7 +80,7 @@ describe('jqjobs worker: bad input exits 64 with one line and changes nothing', 
     try {
       for (const url of [fresh.url, 'postgres://postgres@127.0.0.1:1/nothing']) {
         const child = spawnCli(['worker', '--store', url, '--jobs', jobsModule]);
-        children.add(child);
+        fx.children.add(child);
         expect((await child.exited).code, url).toBe(69);
         expect(child.stderr().trim().split('\n'), url).toHaveLength(1);
         expect(child.stderr()).toMatch(/is not usable/);
@@ -118,7 +101,7 @@ describe('jqjobs worker: bad input exits 64 with one line and changes nothing', 
 describe('jqjobs worker: code-change restart (exit 2 before the next job)', () => {
   /** A project directory outside the repo whose node_modules links to @jqjobs/core. */
   function project(files: Record<string, string>): string {
-    const root = mkdtempSync(path.join(dir, 'app-'));
+    const root = mkdtempSync(path.join(fx.dir, 'app-'));
     mkdirSync(path.join(root, 'node_modules', '@jqjobs'), { recursive: true });
     symlinkSync(corePackage, path.join(root, 'node_modules', '@jqjobs', 'core'), 'dir');
     for (const [name, text] of Object.entries(files)) writeFileSync(path.join(root, name), text);
@@ -127,18 +110,18 @@ describe('jqjobs worker: code-change restart (exit 2 before the next job)', () =
 
   async function expectRestartOnEdit(jobsFile: string, edited: string): Promise<void> {
     const release = path.join(path.dirname(jobsFile), 'release');
-    const first = await db.store.enqueue('cc-block', { release }, { deleteOnComplete: false });
-    const second = await db.store.enqueue('cc-block', { release }, { deleteOnComplete: false });
-    const child = spawnCli(['worker', '--store', db.url, '--jobs', jobsFile, '--no-jitter', '--watch-interval', '0.2', '--log-format', 'json']);
-    children.add(child);
+    const first = await fx.db.store.enqueue('cc-block', { release }, { deleteOnComplete: false });
+    const second = await fx.db.store.enqueue('cc-block', { release }, { deleteOnComplete: false });
+    const child = spawnCli(['worker', '--store', fx.db.url, '--jobs', jobsFile, '--no-jitter', '--watch-interval', '0.2', '--log-format', 'json']);
+    fx.children.add(child);
     await child.waitForLog((r) => r.msg === 'job started' && r.jobId === first.id);
     appendFileSync(edited, '\n// edited\n');
     const notice = await child.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('source file changed'));
     expect(notice.file).toBe(edited);
     writeFileSync(release, '');
     expect((await child.exited).code).toBe(2);
-    expect(await db.store.get(first.id)).toMatchObject({ status: 'completed' });
-    expect(await db.store.get(second.id)).toMatchObject({ status: 'queued', attemptNumber: 0 });
+    expect(await fx.db.store.get(first.id)).toMatchObject({ status: 'completed' });
+    expect(await fx.db.store.get(second.id)).toMatchObject({ status: 'queued', attemptNumber: 0 });
   }
 
   const blockJob = `async run({ release }) {
