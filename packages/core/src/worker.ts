@@ -138,6 +138,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private slotsDrained: (() => void) | null = null;
   private memoryCheckedAt = 0;
   private timers: NodeJS.Timeout[] = [];
+  /**
+   * True when the latest claim to finish came back short (fewer jobs than asked):
+   * the queue was empty as of that claim, so the main loop waits for work instead
+   * of asking again. Arrivals after that claim are the store's `waitForWork`'s to
+   * report (each store remembers wake-ups since the last claim started).
+   */
+  private queueDrained = false;
 
   constructor(store: Store, options: WorkerOptions) {
     super();
@@ -275,19 +282,26 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (!this.memoryOk(true)) break;
       let claimed: ClaimedJob[];
-      // Reserve before the await so slots claiming concurrently cannot overshoot exitAfterNJobs.
-      this.claimed += room;
-      try {
-        claimed = await this.store.claim(this.request(room));
-        this.claimed -= room - claimed.length;
-        failures = 0;
-      } catch (err) {
-        this.claimed -= room;
-        failures++;
-        this.reportStoreError(err, 'claim failed');
-        // Capped at 5 s: a long poll interval must not keep a worker asleep long after the store is back.
-        await this.waitForWake(Math.min(200 * 2 ** failures, 5000, Math.max(this.wakeupMs, 1000)));
-        continue;
+      if (this.queueDrained) {
+        // A slot's claim just found nothing: another claim now would only find nothing again.
+        this.queueDrained = false;
+        claimed = [];
+      } else {
+        // Reserve before the await so slots claiming concurrently cannot overshoot exitAfterNJobs.
+        this.claimed += room;
+        try {
+          claimed = await this.store.claim(this.request(room));
+          this.claimed -= room - claimed.length;
+          this.queueDrained = false;
+          failures = 0;
+        } catch (err) {
+          this.claimed -= room;
+          failures++;
+          this.reportStoreError(err, 'claim failed');
+          // Capped at 5 s: a long poll interval must not keep a worker asleep long after the store is back.
+          await this.waitForWake(Math.min(200 * 2 ** failures, 5000, Math.max(this.wakeupMs, 1000)));
+          continue;
+        }
       }
       if (claimed.length === 0) {
         if (this.exitIfNoJobs && this.slots.size === 0) {
@@ -356,7 +370,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         slot.settling = true;
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
         slot.settling = false;
-        if (wantNext && next.length === 0) this.claimed--;
+        if (wantNext) {
+          if (next.length === 0) this.claimed--;
+          this.queueDrained = next.length === 0;
+        }
         if (slot.abandoned || this.stopping) {
           // A stop that arrived while the settle was in flight: the job it claimed
           // next was never started, so it goes back untouched.

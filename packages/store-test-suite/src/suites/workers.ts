@@ -1,6 +1,6 @@
-import type { Store } from '@jqjobs/core';
+import { type Store, Worker } from '@jqjobs/core';
 import { describe, expect, it } from 'vitest';
-import { eventually, gate, req, type StoreConformanceOptions, useKit } from '../harness.ts';
+import { eventually, gate, req, sleep, type StoreConformanceOptions, useKit } from '../harness.ts';
 
 /** Exclusive claims under concurrency, and the Worker's own options. */
 export function concurrencyTests<S extends Store>(options: StoreConformanceOptions<S>): void {
@@ -128,6 +128,69 @@ export function concurrencyTests<S extends Store>(options: StoreConformanceOptio
       w.stop();
       await done;
       expect(seen).toEqual([`late:${job.id}:running`, 'after-late']);
+    });
+
+    it('an idle worker misses no job enqueued just as its previous job settles', async () => {
+      const { store, def, worker } = kit();
+      const n = 15;
+      const ran: number[] = [];
+      const t = def<number>({ run: (i) => void ran.push(i) });
+      // With push wake-ups, a poll interval longer than the test: only a wake-up can start the next job.
+      const w = worker([t], { wakeupEvery: store.capabilities.pushWakeups ? 120 : 0.05 });
+      // Each job is enqueued from the previous one's settle, while the worker decides
+      // whether to wait: the moment a wake-up would be lost. Small random delays move
+      // the enqueue before, into and after the start of the wait.
+      w.on('job:complete', (job) => {
+        const i = job.payload as number;
+        if (i + 1 >= n) return;
+        const next = () => void store.enqueue(t, i + 1);
+        if (i % 3 === 0) next();
+        else setTimeout(next, Math.floor(Math.random() * 3));
+      });
+      const done = w.start();
+      await store.enqueue(t, 0);
+      await eventually(() => ran.length === n, `all ${n} jobs ran (got ${ran.length})`, 20_000);
+      w.stop();
+      await done;
+      expect(ran).toEqual(Array.from({ length: n }, (_, i) => i));
+    });
+
+    it('an idle worker claims about once per job at a low arrival rate, not twice', async (ctx) => {
+      const { store, def } = kit();
+      // A polling store is asked once per poll by design.
+      if (!store.capabilities.pushWakeups) ctx.skip();
+      let claims = 0;
+      // Counts the worker's claims: a slot whose settle found no next job must not make the worker ask again before it waits.
+      const counted = new Proxy(store, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop === 'claim' && typeof v === 'function') {
+            return (...args: unknown[]) => {
+              claims++;
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          }
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const ran: number[] = [];
+      const t = def<number>({ run: (i) => void ran.push(i) });
+      const w = new Worker(counted, { jobs: [t], enableJitter: false, logger: 'silent', detectHungJobsEvery: 0, wakeupEvery: 120 });
+      const done = w.start();
+      try {
+        await sleep(30);
+        const n = 10;
+        for (let i = 0; i < n; i++) {
+          await store.enqueue(t, i);
+          await eventually(() => ran.length === i + 1, `job ${i} ran`, 10_000);
+          await sleep(20);
+        }
+        // One claim when the worker starts, then one per wake-up; before the fix it was two per job.
+        expect(claims).toBeLessThanOrEqual(n + 3);
+      } finally {
+        w.stop();
+        await done;
+      }
     });
 
     it('emits typed lifecycle events and counts jobsProcessed', async () => {
