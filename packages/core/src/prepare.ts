@@ -112,8 +112,39 @@ function validateCoalesceId(value: unknown): string | null {
  * instances). `undefined` object properties are dropped, as JSON does.
  */
 export function serializePayload(payload: unknown): string {
-  checkJson(payload, '$', new Set());
+  // The common, valid payload takes the allocation-free walk; the one that builds
+  // paths runs only to explain a refusal (or for very deep nesting).
+  if (!plainJson(payload, 0)) checkJson(payload, '$', new Set());
   return JSON.stringify(payload);
+}
+
+/** True when `value` is certainly plain JSON; false means "look closer" (invalid, or nested past the depth cap, where cycles hide). */
+function plainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 64) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!plainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) return false;
+        const v = (value as Record<string, unknown>)[key];
+        if (v !== undefined && !plainJson(v, depth + 1)) return false;
+      }
+      return Object.getOwnPropertySymbols(value).length === 0;
+    }
+    default:
+      return false;
+  }
 }
 
 function checkJson(value: unknown, path: string, seen: Set<object>): void {

@@ -145,6 +145,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * report (each store remembers wake-ups since the last claim started).
    */
   private queueDrained = false;
+  /** True while the main loop sleeps because every slot is busy. */
+  private waitingForRoom = false;
 
   constructor(store: Store, options: WorkerOptions) {
     super();
@@ -277,10 +279,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       const room = this.room();
       if (room === 0) {
+        this.waitingForRoom = true;
         await this.waitForWake(this.wakeupMs || 1000);
+        this.waitingForRoom = false;
         continue;
       }
-      if (!this.memoryOk(true)) break;
+      // Throttled like the slots' check: a heap reading per wake-up is measurable on the pickup path.
+      if (!this.memoryOk()) break;
       let claimed: ClaimedJob[];
       if (this.queueDrained) {
         // A slot's claim just found nothing: another claim now would only find nothing again.
@@ -330,6 +335,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.reportStoreError(err, 'waitForWork failed');
       await abortableSleep(Math.min(ms, 1000), signal);
     }
+    // Whatever ended the wait, what a claim found before it is stale now.
+    this.queueDrained = false;
     this.renewWake();
   }
 
@@ -360,19 +367,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.slots.add(slot);
     void (async () => {
       let cj: ClaimedJob | undefined = first;
+      let drained = false;
       while (cj) {
         slot.current = cj;
         slot.controller = null;
         const outcome = await this.execute(cj, slot);
         if (slot.abandoned) break;
         // This slot's own capacity is free again, so it may take the next job itself.
-        const wantNext = this.memoryOk(false) && this.reserve();
+        const wantNext = this.memoryOk() && this.reserve();
         slot.settling = true;
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
         slot.settling = false;
+        drained = wantNext && next.length === 0;
         if (wantNext) {
-          if (next.length === 0) this.claimed--;
-          this.queueDrained = next.length === 0;
+          if (drained) this.claimed--;
+          this.queueDrained = drained;
         }
         if (slot.abandoned || this.stopping) {
           // A stop that arrived while the settle was in flight: the job it claimed
@@ -388,7 +397,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.slots.delete(slot);
       if (this.slots.size === 0 && this.slotsDrained) this.slotsDrained();
       // Let the main loop fill the freed slot (or notice that the queue is empty).
-      this.kick();
+      // When this slot found the queue empty, only a main loop asleep for lack of room
+      // needs waking: one that is claiming or already waiting for work carries on by
+      // itself, and cutting a wait short would only make the store withdraw and
+      // register it again (two more store calls per job).
+      const quiet = drained && !this.waitingForRoom && !(this.exitIfNoJobs && this.slots.size === 0);
+      if (!quiet) this.kick();
     })();
   }
 
@@ -554,9 +568,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Checks free heap; `force` skips the 50 ms cache. Stops the worker (reason `memory`) when short. */
-  private memoryOk(force: boolean): boolean {
+  /** Free heap check, at most every 50 ms. */
+  private memoryOk(): boolean {
     const now = Date.now();
-    if (!force && now - this.memoryCheckedAt < 50) return true;
+    if (now - this.memoryCheckedAt < 50) return true;
     this.memoryCheckedAt = now;
     const h = v8.getHeapStatistics();
     const free = h.heap_size_limit - h.used_heap_size;

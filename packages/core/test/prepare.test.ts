@@ -50,6 +50,18 @@ describe('prepareJob', () => {
     }
     expect(() => serializePayload({ list: [1, { d: new Date() }] })).toThrow(/\$\.list\[1\]\.d.*toISOString/);
   });
+
+  it('accepts deep nesting and still finds a cycle or a bad value far down, with its path', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 200; i++) deep = { n: [deep] };
+    expect(JSON.parse(serializePayload(deep))).toEqual(deep);
+    const ring: Record<string, unknown> = {};
+    let at = ring;
+    for (let i = 0; i < 100; i++) at = (at.next = {}) as Record<string, unknown>;
+    at.next = ring;
+    expect(() => serializePayload(ring)).toThrow(/cyclic/);
+    expect(() => serializePayload({ a: { b: [0, 1, { c: -Infinity }] } })).toThrow(/\$\.a\.b\[2\]\.c/);
+  });
 });
 
 describe('retry arithmetic', () => {

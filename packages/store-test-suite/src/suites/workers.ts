@@ -155,18 +155,19 @@ export function concurrencyTests<S extends Store>(options: StoreConformanceOptio
       expect(ran).toEqual(Array.from({ length: n }, (_, i) => i));
     });
 
-    it('an idle worker claims about once per job at a low arrival rate, not twice', async (ctx) => {
+    it('an idle worker claims and waits about once per job at a low arrival rate', async (ctx) => {
       const { store, def } = kit();
       // A polling store is asked once per poll by design.
       if (!store.capabilities.pushWakeups) ctx.skip();
-      let claims = 0;
-      // Counts the worker's claims: a slot whose settle found no next job must not make the worker ask again before it waits.
+      const calls = { claim: 0, waitForWork: 0 };
+      // Counts the worker's store calls: a slot whose settle found no next job must neither
+      // make the worker claim again nor interrupt a wait that is already in progress.
       const counted = new Proxy(store, {
         get(target, prop, receiver) {
           const v = Reflect.get(target, prop, receiver) as unknown;
-          if (prop === 'claim' && typeof v === 'function') {
+          if ((prop === 'claim' || prop === 'waitForWork') && typeof v === 'function') {
             return (...args: unknown[]) => {
-              claims++;
+              calls[prop]++;
               return (v as (...a: unknown[]) => unknown).apply(target, args);
             };
           }
@@ -175,21 +176,29 @@ export function concurrencyTests<S extends Store>(options: StoreConformanceOptio
       });
       const ran: number[] = [];
       const t = def<number>({ run: (i) => void ran.push(i) });
-      const w = new Worker(counted, { jobs: [t], enableJitter: false, logger: 'silent', detectHungJobsEvery: 0, wakeupEvery: 120 });
-      const done = w.start();
-      try {
-        await sleep(30);
-        const n = 10;
-        for (let i = 0; i < n; i++) {
-          await store.enqueue(t, i);
-          await eventually(() => ran.length === i + 1, `job ${i} ran`, 10_000);
-          await sleep(20);
+      const n = 10;
+      // Concurrency 1 waits only when its one slot is free; 4 waits for work while a job runs.
+      for (const concurrency of [1, 4]) {
+        calls.claim = 0;
+        calls.waitForWork = 0;
+        ran.length = 0;
+        const w = new Worker(counted, { jobs: [t], concurrency, enableJitter: false, logger: 'silent', detectHungJobsEvery: 0, wakeupEvery: 120 });
+        const done = w.start();
+        try {
+          await sleep(30);
+          for (let i = 0; i < n; i++) {
+            await store.enqueue(t, i);
+            await eventually(() => ran.length === i + 1, `job ${i} ran`, 10_000);
+            await sleep(20);
+          }
+        } finally {
+          w.stop();
+          await done;
         }
-        // One claim when the worker starts, then one per wake-up; before the fix it was two per job.
-        expect(claims).toBeLessThanOrEqual(n + 3);
-      } finally {
-        w.stop();
-        await done;
+        // One wait per job: a finishing slot that found the queue empty leaves the wait alone.
+        expect(calls.waitForWork, `waits at concurrency ${concurrency}`).toBeLessThanOrEqual(n + 3);
+        // One claim per wake-up, plus (with free slots left after a claim) one that finds the queue empty.
+        expect(calls.claim, `claims at concurrency ${concurrency}`).toBeLessThanOrEqual(concurrency === 1 ? n + 3 : 2 * n + 3);
       }
     });
 
