@@ -84,10 +84,11 @@ local function sm(id) return string.char(64 + #id) .. id end
   [['laneKey'], `
 local function laneKey(q, kind, ps) return B .. ':' .. kind .. ':' .. ps .. ':' .. q end
 `],
-  [['wake', 'nudge'], `
+  [['wake', 'nudge', 'NO_OFFERS'], `
 -- Queues that got due jobs in this call (wake), or an earlier delayed job (nudge):
 -- flushWake() serves the idle workers' offers for them at the end of the script.
-local WOKE, WOKEN, NUDGE, NUDGED = {}, {}, {}, false
+-- NO_OFFERS: this call has seen B:of empty (offers are only added by another script).
+local WOKE, WOKEN, NUDGE, NUDGED, NO_OFFERS = {}, {}, {}, false, false
 local function wake(q, n)
   if not WOKE[q] then WOKE[q] = 0; WOKEN[#WOKEN + 1] = q end
   WOKE[q] = WOKE[q] + n
@@ -378,7 +379,7 @@ end
 -- claims the best one for the worker and pushes it to its mailbox, so the job reaches it
 -- in the reply to its blocked call; a nudge only wakes it. Expired offers are dropped.
 local function flushWake()
-  if #WOKEN == 0 and not NUDGED then return end
+  if (#WOKEN == 0 and not NUDGED) or NO_OFFERS then return end
   local offers = redis.call('ZRANGE', B .. ':of', 0, -1)
   if #offers == 0 then return end
   local budget = 0
@@ -417,6 +418,52 @@ local function flushWake()
       end
     end
   end
+end
+`],
+  [['handOff'], `
+-- Hands a job being inserted, due now, straight to the oldest live offer for its queue:
+-- it is stored as running for that worker and pushed to its mailbox, without passing
+-- through its lane. Equivalent to insert + flushWake, because a live offer means its
+-- queues held no due job (an offer claims at once when one is due, and every script
+-- that makes a job due serves the offers) -- unless a delayed job has fallen due
+-- without being promoted yet, in which case this returns false and the general path
+-- (promote, then claim the best job) runs. False too when no offer matches.
+local function handOff(id, q, raw)
+  local offers = redis.call('ZRANGE', B .. ':of', 0, -1)
+  if #offers == 0 then NO_OFFERS = true; return false end
+  for _, m in ipairs(offers) do
+    local o = cmsgpack.unpack(m)
+    if o[2] < NOW then
+      redis.call('ZREM', B .. ':of', m)
+    else
+      local match = #o < 6
+      if not match then for i = 6, #o do if o[i] == q then match = true; break end end end
+      if match then
+        if #o < 6 then
+          if #redis.call('ZRANGEBYSCORE', B .. ':queues', '-inf', ARGV[1], 'LIMIT', 0, 1) > 0 then return false end
+        else
+          local spec = {}
+          for i = 6, #o do spec[#spec + 1] = o[i] end
+          for _, sc in ipairs(redis.call('ZMSCORE', B .. ':queues', unpack(spec))) do
+            if sc and num(sc) <= NOW then return false end
+          end
+        end
+        local r = cmsgpack.unpack(raw)
+        local tok = o[4] .. '1'
+        r[S] = RUNNING; r[AT] = r[AT] + 1; r[ST] = NOW; r[EN] = false; r[ER] = false; r[TK] = tok; r[WK] = o[5]
+        local packed = pack(r)
+        redis.call('HSET', ck(id), id, packed)
+        redis.call('ZADD', B .. ':r:' .. q, NOW + o[3], id .. ':' .. tok)
+        if r[MR] then redis.call('ZADD', B .. ':mr', NOW + r[MR] * 1000, id) end
+        ensureQueue(q)
+        redis.call('ZREM', B .. ':of', m)
+        redis.call('LPUSH', o[1], 'c|' .. id .. '|' .. tok .. '|' .. packed)
+        redis.call('PEXPIRE', o[1], 60000)
+        return true
+      end
+    end
+  end
+  return false
 end
 `],
 ];
@@ -470,12 +517,16 @@ if #fresh > 0 then
         if tonumber(c) < chunk and redis.call('EXISTS', B .. ':j:' .. c) == 0 then redis.call('ZREM', B .. ':chunks', c) end
       end
     end
-    redis.call('HSET', ck(id), id, ARGV[a + 1])
-    if runAt <= NOW then
-      insertReady(id, q, tonumber(ps), runAt, ps)
-      wake(q, 1)
+    if runAt <= NOW and n == 1 and handOff(id, q, ARGV[a + 1]) then
+      -- Running already, for an idle worker.
     else
-      addDelayed(id, q, tonumber(ps), runAt)
+      redis.call('HSET', ck(id), id, ARGV[a + 1])
+      if runAt <= NOW then
+        insertReady(id, q, tonumber(ps), runAt, ps)
+        wake(q, 1)
+      else
+        addDelayed(id, q, tonumber(ps), runAt)
+      end
     end
     out[3 * i - 2] = 'n'; out[3 * i - 1] = id; out[3 * i] = false
   end

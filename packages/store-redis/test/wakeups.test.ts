@@ -1,5 +1,5 @@
 import { defineJob, type JobDefinition, type Logger, StoreConnectionError, Worker, type WorkerOptions } from '@jqjobs/core';
-import { eventually, req } from '@jqjobs/store-test-suite';
+import { eventually, req, TestClock } from '@jqjobs/store-test-suite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisStoreOptions } from '../src/index.ts';
 import { adminClient, dropPrefix, killConnections, REDIS_URL, requireRedis, startRedisServer } from './helpers.ts';
@@ -139,6 +139,37 @@ describe('hand-off to idle workers', () => {
     expect(c?.job).toMatchObject({ id: job.id, payload: 7, status: 'running' });
     expect((await store.settle(c!.claim, { status: 'completed', delete: true })).applied).toBe(true);
     expect(await admin.zcard(`{${store.prefix}}:of`)).toBe(0);
+  });
+
+  it('a job enqueued for a waiting worker does not overtake a delayed job that fell due unpromoted', async () => {
+    // A frozen clock: the wait does not end when the delayed job falls due, so the
+    // job is due but still in its delayed set when the next enqueue arrives.
+    const clock = new TestClock();
+    clock.freeze();
+    const store = makeStore({ clock });
+    const other = new RedisStore({ url: REDIS_URL }, { prefix: store.prefix, logger: 'silent', clock });
+    cleanup.unshift(() => other.close());
+    const t = defineJob<string>({ name: 'handoff-order', run: () => {} });
+    const delayed = await other.enqueue(t, 'delayed', { queueName: 'o', startAt: new Date(clock.now() + 1000) });
+    for (const queues of [['o'], null]) {
+      // For the offer on every queue, a delayed job in another queue, enqueued before the offer.
+      const other2 = queues ? null : await other.enqueue(t, 'delayed-2', { queueName: 'p', startAt: new Date(clock.now() + 1000) });
+      const waiting = store.waitForWork(queues, 10_000);
+      await eventually(async () => (await admin.zcard(`{${store.prefix}}:of`)) === 1, 'the offer is registered', 5000);
+      clock.advance(1500);
+      const fresh = await other.enqueue(t, 'fresh', { queueName: 'o' });
+      await waiting;
+      // The offer got the job due first; the new one waits its turn.
+      const first = other2 ?? delayed;
+      expect((await other.get(first.id)).status).toBe('running');
+      expect((await other.get(fresh.id)).status).toBe('queued');
+      const [c] = await store.claim(req(1, queues));
+      expect(c?.job.id).toBe(first.id);
+      await store.settle(c!.claim, { status: 'completed', delete: true });
+      const [d] = await store.claim(req(1, queues));
+      expect(d?.job.id).toBe(fresh.id);
+      await store.settle(d!.claim, { status: 'completed', delete: true });
+    }
   });
 
   it('a handed job nobody claims goes back to its queue, unchanged; so does one held at close()', async () => {
