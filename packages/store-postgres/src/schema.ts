@@ -71,11 +71,43 @@ export function createJobsTable<S extends string, T extends string>(schemaName: 
   );
 }
 
+/**
+ * Offers of idle workers (see README, "Hand-off"): a worker waiting for work
+ * registers one; the enqueue statement that finds a live matching offer inserts
+ * its job already claimed for that worker and marks the offer taken (`job_id`).
+ * The owner deletes its offers when its wait ends. The migration creates it
+ * UNLOGGED (drizzle-orm cannot say so): an offer is worthless after a crash, so it
+ * writes no WAL, and the owner re-registers it on its next wait.
+ */
+export function createOffersTable<S extends string, T extends string>(schemaName: S, tableName: T) {
+  return pgSchema(schemaName).table(
+    `${tableName}_offers`,
+    {
+      /** Chosen by the registering store (`<store token>.<n>`), so an offer whose registration reply was lost can still be withdrawn. */
+      id: text('id').primaryKey(),
+      workerId: text('worker_id').notNull(),
+      /** Queues the worker takes; null = all. */
+      queues: text('queues').array(),
+      leaseMs: doublePrecision('lease_ms').notNull(),
+      createdAt: ts('created_at').notNull(),
+      /** After this the offer is not used (its wait has timed out). */
+      deadline: ts('deadline').notNull(),
+      /** The job handed over with this offer; null while the offer is open. */
+      jobId: bigint('job_id', { mode: 'bigint' }),
+    },
+    // Enqueues take the oldest open offer.
+    (t) => [index(`${tableName}_offers_idx`).on(t.createdAt.asc()).where(sql`job_id is null`)],
+  );
+}
+
 /** The default PostgreSQL schema object (exported so drizzle-kit creates the schema). */
 export const jqjobsSchema = pgSchema(DEFAULT_SCHEMA);
 
 /** The jobs table under the default names (`"jqjobs"."jobs"`). */
 export const jobs = createJobsTable(DEFAULT_SCHEMA, DEFAULT_TABLE);
+
+/** The offers table under the default names (`"jqjobs"."jobs_offers"`). */
+export const offers = createOffersTable(DEFAULT_SCHEMA, DEFAULT_TABLE);
 
 /** A jobs table built by `createJobsTable`. */
 export type JobsTable = ReturnType<typeof createJobsTable<string, string>>;

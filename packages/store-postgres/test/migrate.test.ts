@@ -35,6 +35,7 @@ describe('migrations', () => {
     expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "Billing"');
     expect(sql).toContain('CREATE TABLE "Billing"."tasks"');
     expect(sql).toContain('"tasks_claim_idx"');
+    expect(sql).toContain('ALTER TABLE "Billing"."tasks_offers" SET UNLOGGED');
     expect(sql).toContain('sequence name "Billing"."tasks_id_seq"');
     // Columns keep their names.
     expect(sql).toContain('"queue_name"');
@@ -49,6 +50,9 @@ describe('migrations', () => {
     expect(rows.rows.map((r) => r.tag)).toEqual(journal.entries.map((e) => e.tag));
     const storage = await pool.query(`select reloptions from pg_class where oid = '"m1"."jobs"'::regclass`);
     expect(storage.rows[0].reloptions).toEqual(expect.arrayContaining([expect.stringMatching(/^fillfactor=/)]));
+    // Offers of idle workers write no WAL.
+    const offers = await pool.query(`select relpersistence from pg_class where oid = '"m1"."jobs_offers"'::regclass`);
+    expect(offers.rows[0].relpersistence).toBe('u');
     await store.enqueue('m', {});
     expect(await store.count()).toBe(1);
     await store.close();

@@ -51,7 +51,7 @@ describe('PostgresStore construction', () => {
     const [c] = await b.claim(req());
     expect(c?.job.payload).toEqual({ from: 'b' });
     const tables = await pool.query(`select tablename from pg_tables where schemaname = 'App_Jobs' order by 1`);
-    expect(tables.rows.map((r) => r.tablename)).toEqual(['Queue_A', 'Queue_A_migrations', 'queue_b', 'queue_b_migrations']);
+    expect(tables.rows.map((r) => r.tablename)).toEqual(['Queue_A', 'Queue_A_migrations', 'Queue_A_offers', 'queue_b', 'queue_b_migrations', 'queue_b_offers']);
     await a.close();
     await b.close();
   });
