@@ -34,6 +34,10 @@ export class Notifier {
   private readonly queueSeq = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private liveness: NodeJS.Timeout | null = null;
+  /** Receives the hand-off part of a notification (`h`: [offer id, the job row or its id]). */
+  onHandoff: ((h: unknown[]) => void) | null = null;
+  /** Called when the LISTEN connection is (re)established. */
+  onListening: (() => void) | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -119,7 +123,8 @@ export class Notifier {
     }
   }
 
-  private lastFor(queues: readonly string[] | null): number {
+  /** The last notification counter value for `queues`. */
+  lastFor(queues: readonly string[] | null): number {
     let last = this.queueSeq.get('*') ?? 0;
     if (queues === null) {
       for (const v of this.queueSeq.values()) if (v > last) last = v;
@@ -153,6 +158,7 @@ export class Notifier {
         this.failures = 0;
         // Jobs may have been announced while nobody listened.
         this.wakeAll();
+        this.onListening?.();
       } catch (err) {
         if (client) client.release(err instanceof Error ? err : new Error(String(err)));
         this.scheduleReconnect(err);
@@ -208,6 +214,27 @@ export class Notifier {
   }
 
   private onNotification(payload: string | undefined): void {
+    if (payload !== undefined && payload.charCodeAt(0) === 0x7b /* { */) {
+      // A hand-off: {"h": [offer id, …], "a": announcements of the statement's other jobs}.
+      let note: { h?: unknown; a?: unknown } | null = null;
+      try {
+        note = JSON.parse(payload) as { h?: unknown; a?: unknown };
+      } catch {
+        note = null;
+      }
+      if (note === null || typeof note !== 'object') return this.deliver(parsePayload('*'));
+      if (Array.isArray(note.h)) {
+        try {
+          this.onHandoff?.(note.h);
+        } catch (err) {
+          this.logger.error({ err }, 'could not take a handed-over job; hung-job detection will bring it back');
+        }
+      }
+      const a = note.a;
+      if (Array.isArray(a) && a.length === 0) return;
+      this.deliver(announcements(a));
+      return;
+    }
     this.deliver(parsePayload(payload));
   }
 
@@ -244,19 +271,23 @@ export class Notifier {
 }
 
 function parsePayload(payload: string | undefined): Announcement[] {
-  if (!payload || payload === '*') return [{ queue: null, count: Number.MAX_SAFE_INTEGER, runAt: 0 }];
+  if (!payload || payload === '*') return announcements('*');
   try {
-    const rows = JSON.parse(payload) as unknown;
-    if (!Array.isArray(rows)) throw new Error('not an array');
-    return rows.map((r) => {
-      const [queue, count, runAt] = r as [unknown, unknown, unknown];
-      return {
-        queue: typeof queue === 'string' ? queue : null,
-        count: typeof count === 'number' && count > 0 ? count : Number.MAX_SAFE_INTEGER,
-        runAt: typeof runAt === 'number' ? runAt : 0,
-      };
-    });
+    return announcements(JSON.parse(payload));
   } catch {
-    return [{ queue: null, count: Number.MAX_SAFE_INTEGER, runAt: 0 }];
+    return announcements('*');
   }
+}
+
+/** [[queue, count, earliest run time], …]; anything else wakes every waiter. */
+function announcements(rows: unknown): Announcement[] {
+  if (!Array.isArray(rows)) return [{ queue: null, count: Number.MAX_SAFE_INTEGER, runAt: 0 }];
+  return rows.map((r) => {
+    const [queue, count, runAt] = (Array.isArray(r) ? r : []) as [unknown, unknown, unknown];
+    return {
+      queue: typeof queue === 'string' ? queue : null,
+      count: typeof count === 'number' && count > 0 ? count : Number.MAX_SAFE_INTEGER,
+      runAt: typeof runAt === 'number' ? runAt : 0,
+    };
+  });
 }

@@ -29,6 +29,7 @@ import {
 import { Batcher } from './batcher.ts';
 import { copyable, copyFrom, copyTimestamp, encodeCopyRows } from './copy.ts';
 import { wrapPgError } from './errors.ts';
+import { Handoff } from './handoff.ts';
 import { channelName, makeToken, parseJobId, parseToken, validateIdentifier, validateTableName } from './identifiers.ts';
 import { applyMigrations } from './migrate.ts';
 import { Notifier } from './notifier.ts';
@@ -128,6 +129,10 @@ export class PostgresStore extends BaseStore {
   private readonly prepared: boolean;
   private readonly maxBatch: number;
   private readonly notifier: Notifier;
+  /** Offers of this store's idle workers and the jobs handed to them; null with `notify: false`. */
+  private readonly handoff: Handoff | null;
+  /** Enqueues hand jobs to idle workers' offers (off with `notify: false`, or when the offers table is missing). */
+  private handoffOn: boolean;
   private readonly enqueueBatcher: Batcher<NewJob, EnqueuedJob>;
   private readonly workBatcher: Batcher<WorkItem, WorkResult>;
   private readonly held = new Map<string, Held>();
@@ -172,6 +177,34 @@ export class PostgresStore extends BaseStore {
     this.sql = buildStatements(this.schema, this.table, channel);
     this.capabilities = Object.freeze({ pushWakeups: this.notify, sharedAcrossProcesses: true, durable: true });
     this.notifier = new Notifier(this.pool, channel, this.logger, this.notify, () => this.now());
+    this.handoffOn = this.notify;
+    this.handoff = this.notify
+      ? new Handoff({
+          logger: this.logger,
+          notifier: this.notifier,
+          now: () => this.now(),
+          offer: async (offer, withdraw, purge) => {
+            const rows = await this.query('waitForWork', this.sql.offer, {
+              now: this.now(),
+              withdraw: [...withdraw],
+              purge,
+              id: offer?.id ?? null,
+              worker: offer ? storableText(offer.workerId) : null,
+              queues: offer?.queues ? [...new Set(offer.queues)] : null,
+              lease: offer?.leaseMs ?? 0,
+              deadline: offer?.deadline ?? 0,
+            }).catch((err: unknown) => {
+              if (isMissingOffersTable(err)) this.handoffOn = false;
+              throw err;
+            });
+            return rows.map((r) => [r[0] as string, r[1] as string | null]);
+          },
+          fetch: (ids) => this.query('claim', this.sql.byIds, { ids: [...ids] }),
+          release: async (ids, seq) => {
+            await this.query('release', this.sql.release(this.notify), { ids: [...ids], seqs: ids.map(() => seq) });
+          },
+        })
+      : null;
     this.enqueueBatcher = new Batcher({ maxInFlight: 4, maxItems: maxBatch, run: (jobs) => this.insertBatch(jobs) });
     this.workBatcher = new Batcher({
       maxInFlight: 2,
@@ -230,15 +263,40 @@ export class PostgresStore extends BaseStore {
       await this.copyInsert(batch, indexes, out, now);
       return [];
     }
+    const hand = this.handoffOn ? handCandidate(batch, now) : -1;
+    try {
+      return await this.insertStatement(jobs, batch, indexes, out, now, hand);
+    } catch (err) {
+      if (hand < 0 || !isMissingOffersTable(err)) throw err;
+      // Upgraded code on a table not migrated yet: enqueue without hand-offs until it is.
+      this.handoffOn = false;
+      this.logger.warn({ err }, `the offers table is missing (run migrate()); enqueues do not hand jobs to idle workers meanwhile`);
+      return this.insertStatement(jobs, batch, indexes, out, now, -1);
+    }
+  }
+
+  /** `insertRound` after the COPY case; `hand` is the index of the job to hand to an idle worker's offer, or -1. */
+  private async insertStatement(jobs: readonly NewJob[], batch: readonly NewJob[], indexes: number[], out: (EnqueuedJob | undefined)[], now: number, hand: number): Promise<number[]> {
     if (!batch.some((j) => j.coalesceId !== null)) {
-      const rows = await this.query('enqueue', this.sql.insert(false, this.notify), { now, jobs: encodeNewJobs(batch), note: this.notify ? notePayload(batch, now) : null });
+      const values: Record<string, unknown> = { now, jobs: encodeNewJobs(batch), note: this.notify ? notePayload(batch, now) : null };
+      if (hand >= 0) {
+        values.hand = hand + 1;
+        values.hq = batch[hand]!.queueName;
+        const rest = batch.length === 1 ? '[]' : notePayload(batch.filter((_, k) => k !== hand), now);
+        values.rest = rest === '*' ? '"*"' : rest;
+      }
+      const rows = await this.query('enqueue', this.sql.insert(false, this.notify, hand >= 0), values);
       const ids = rows.map((r) => r[0] as string);
       if (!isAscending(ids)) ids.sort(compareIds);
       for (let k = 0; k < batch.length; k++) out[indexes[k]!] = newJobRecord(ids[k]!, batch[k]!, now, false);
       if (!this.notify) this.announceLocally(batch, now);
       return [];
     }
-    const rows = await this.query('enqueue', this.sql.insert(true, this.notify), { now, jobs: encodeNewJobs(batch) });
+    const rows = await this.query(
+      'enqueue',
+      this.sql.insert(true, this.notify, hand >= 0),
+      hand >= 0 ? { now, jobs: encodeNewJobs(batch), hand: hand + 1, hq: batch[hand]!.queueName } : { now, jobs: encodeNewJobs(batch) },
+    );
     rows.sort((a, b) => Number(a[0]) - Number(b[0]));
     const firstByCoalesce = new Map<string, { id: string; job: NewJob }>();
     const unseen: number[] = [];
@@ -478,8 +536,20 @@ export class PostgresStore extends BaseStore {
     checkClaimRequest(request);
     this.assertOpen();
     this.markClaim(request.queues);
+    const handed = this.takeHanded(request);
+    if (handed.length > 0) return handed;
     const r = await this.workBatcher.push({ next: request });
     return r.next;
+  }
+
+  /** Jobs handed to this store's offers that `request` may take: no round trip. */
+  private takeHanded(request: ClaimRequest): ClaimedJob[] {
+    const rows = this.handoff?.take(request.queues, request.limit) ?? [];
+    return rows.map((row) => {
+      this.hold(row);
+      if (this.hasStatusListeners(row.job.type)) this.emitStatusChange(row.job, 'queued', null);
+      return toClaimed({ row });
+    });
   }
 
   async settle(claim: Claim, outcome: Outcome, next?: ClaimRequest): Promise<SettleResult> {
@@ -497,9 +567,10 @@ export class PostgresStore extends BaseStore {
       return { applied: false, job, next: next ? await this.claim(next) : [] };
     }
     const item: WorkItem = { settle: { claim: { jobId: id, token: claim.token }, seq, outcome } };
-    if (next) item.next = next;
+    const handed = next ? this.takeHanded(next) : [];
+    if (next && handed.length === 0) item.next = next;
     const r = await this.workBatcher.push(item);
-    return { applied: r.settled!.applied, job: r.settled!.job, next: r.next };
+    return { applied: r.settled!.applied, job: r.settled!.job, next: handed.length > 0 ? handed : r.next };
   }
 
   async settleWaitAsync(jobId: string, outcome: Outcome): Promise<SettleResult> {
@@ -551,9 +622,23 @@ export class PostgresStore extends BaseStore {
     return lost;
   }
 
-  override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for a wake-up. With `request` and the LISTEN connection up, the wait also
+   * registers an offer, so an enqueue can hand its job straight to this worker
+   * (see README, "Hand-off"); the next `claim(request)` then returns it at once.
+   */
+  override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal, request?: ClaimRequest): Promise<void> {
     if (this.closed) return;
-    return this.notifier.wait(queues, timeoutMs, this.claimMarks.get(queuesKey(queues)), signal);
+    // A job handed to an earlier wait is waiting here: claim it now.
+    if (this.handoff?.has(queues)) return;
+    const since = this.claimMarks.get(queuesKey(queues));
+    if (request !== undefined && this.handoff && this.handoffOn && this.notifier.listening && timeoutMs > 0 && !signal?.aborted) {
+      checkClaimRequest(request);
+      // Something was announced since the last claim started: claim again instead of offering.
+      if (since !== undefined && this.notifier.lastFor(queues) > since) return;
+      return this.handoff.wait(request, String(request.workerId), timeoutMs, since, signal);
+    }
+    return this.notifier.wait(queues, timeoutMs, since, signal);
   }
 
   /** Releases the store's connections (never a pool you passed in). Waits for statements in flight. Idempotent. */
@@ -562,6 +647,7 @@ export class PostgresStore extends BaseStore {
     this.closed = true;
     this.closing = (async () => {
       await Promise.all([this.enqueueBatcher.drained(), this.workBatcher.drained()]);
+      await this.handoff?.close();
       await this.notifier.close();
       this.ended = true;
       if (this.ownsPool) await this.pool.end();
@@ -720,6 +806,25 @@ function notePayload(jobs: readonly NewJob[], now: number): string {
   }
   const text = JSON.stringify([...byQueue.values()]);
   return Buffer.byteLength(text) < 7900 ? text : '*';
+}
+
+/**
+ * The job of a batch an idle worker's offer may take: the first due job of the
+ * highest priority (the one a claim would take first); -1 when none is due.
+ */
+function handCandidate(jobs: readonly NewJob[], now: number): number {
+  let best = -1;
+  for (let k = 0; k < jobs.length; k++) {
+    const j = jobs[k]!;
+    if (j.startAt !== null && j.startAt.getTime() > now) continue;
+    if (best < 0 || j.priority > jobs[best]!.priority) best = k;
+  }
+  return best;
+}
+
+function isMissingOffersTable(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  return cause?.code === '42P01' && typeof cause.message === 'string' && cause.message.includes('_offers');
 }
 
 function compareIds(a: string, b: string): number {

@@ -73,7 +73,12 @@ export interface Statements {
    * Inserts a batch. Without coalesce ids: one row (id) per job, ids ascending in input order.
    * With: one row per input (ord, id, inserted, notify, <existing job's columns when it coalesced>).
    */
-  insert(withCoalesce: boolean, notify: boolean): Sql;
+  insert(withCoalesce: boolean, notify: boolean, handoff?: boolean): Sql;
+  /**
+   * Withdraws offers (`$withdraw`), purges long-expired ones (`$purge`) and
+   * registers one (`$id`, unless null); rows (offer id, handed job id or null) for the withdrawn offers.
+   */
+  offer: Sql;
   /** Settles and/or claims in one statement; rows (k, id, status, <job columns>, runAtMs). */
   work(settles: boolean, claim: ClaimMode, notifyRequeue: boolean, limit: number): Sql;
   /** `n` fresh ids, comma-separated, ascending. */
@@ -119,10 +124,28 @@ export function buildStatements(schema: string, table: string, channel: string):
   // One NOTIFY per statement, from an uncorrelated scalar subquery (evaluated
   // once, and only if some row qualifies). Payload: [[queue, count,
   // earliestRunAtMs], …], or '*' when that would not fit NOTIFY's 8000 bytes.
+  const announce = (rows: string, where: string) =>
+    `(select json_agg(json_build_array(g.q, g.n, g.t)) from (select queue_name as q, count(*) as n, min(${ms('run_at')}) as t from ${rows} where ${where} group by queue_name) g having count(*) > 0)`;
   const notifyFrom = (rows: string, where = 'true') =>
-    `(select pg_notify('${channel}', case when octet_length(p) < 7900 then p else '*' end) from ` +
-    `(select json_agg(json_build_array(g.q, g.n, g.t))::text as p from ` +
-    `(select queue_name as q, count(*) as n, min(${ms('run_at')}) as t from ${rows} where ${where} group by queue_name) g having count(*) > 0) pn)::text`;
+    `(select pg_notify('${channel}', case when octet_length(p) < 7900 then p else '*' end) from (select ${announce(rows, where)}::text as p) pn where p is not null)::text`;
+
+  // Hand-off (see README): the oldest open offer that takes the candidate job's
+  // queue ($hq), locked so no other statement can use it.
+  const O = `${quoteIdent(schema)}.${quoteIdent(`${table}_offers`)}`;
+  const pickOffer =
+    `o as materialized (select id, worker_id, lease_ms from ${O} where job_id is null and deadline > ${now} ` +
+    `and (queues is null or $hq::text = any(queues)) order by created_at limit 1 for update skip locked)`;
+  // The handed row, as rowToJob reads it (ids as text), for the notification.
+  const handRow = (a: string) =>
+    `json_build_array(${jobColumns(a).replace(`${a}.id,`, `${a}.id::text,`)})`;
+  // The one NOTIFY of a statement that may have handed a job over ('running' row in `ins`):
+  // {"h": [offer id, <job columns>], "a": <announcements of the other jobs>}, or, when
+  // that would not fit NOTIFY's 8000 bytes, {"h": [offer id, job id], "a": "*"}.
+  const handNote = (rest: string) =>
+    `(select case when octet_length(hp.p) < 7900 then hp.p else json_build_object('h', json_build_array(hp.o, hp.i), 'a', '*')::text end from ` +
+    `(select json_build_object('h', json_build_array(o.id, i.hj), 'a', coalesce(${rest}, '[]'::json))::text as p, o.id as o, i.id::text as i ` +
+    `from ins i cross join o where i.status = 'running') hp)`;
+  const markOffer = `u as (update ${O} f set job_id = i.id from ins i, o where i.status = 'running' and f.id = o.id)`;
 
   // The outcome of a settle, shared by worker settles and wait-async settles.
   const applyOutcome =
@@ -177,26 +200,61 @@ export function buildStatements(schema: string, table: string, channel: string):
   });
 
   const insertCols = `type, queue_name, priority, payload, max_attempts, delete_on_complete, coalesce_id, max_runtime_seconds, backoff, created_at, start_at, run_at, status`;
-  const insertValues = `x.t, x.q, x.pr, x.p::json, x.ma, x.doc, x.c, x.mr, x.b, ${now}, coalesce(${ts('x.sa')}, ${now}), coalesce(${ts('x.sa')}, ${now}), 'queued'`;
+  const insertValues = `x.t, x.q, x.pr, x.p::json, x.ma, x.doc, x.c, x.mr, x.b, ${now}, coalesce(${ts('x.sa')}, ${now}), coalesce(${ts('x.sa')}, ${now})`;
+  // With a hand-off, the candidate row ($hand, joined to the offer `o` when there is
+  // one) is inserted exactly as the claim in `work` leaves a row it takes.
+  const handCols = `${insertCols}, attempt_number, claim_seq, worker_id, started_at, lease_until`;
+  const handValues =
+    `${insertValues}, case when o.id is null then 'queued' else 'running' end, case when o.id is null then 0 else 1 end, case when o.id is null then 0 else 1 end, ` +
+    `o.worker_id, case when o.id is not null then ${now} end, case when o.id is not null then ${ts('$now::float8 + o.lease_ms')} end`;
+  const handReturning = `case when n.status = 'running' then ${handRow('n')} end as hj`;
 
-  const insert = memo((withCoalesce: boolean, notify: boolean) => {
+  const insert = memo((withCoalesce: boolean, notify: boolean, handoff = false) => {
+    if (handoff && !notify) throw new Error('a hand-off needs NOTIFY');
     if (!withCoalesce) {
       // Every row is inserted, in input order (ids ascend with it); the NOTIFY payload is computed by the caller.
-      const ins = `insert into ${T} (${insertCols}) select ${insertValues} from ${INSERT_INPUT} order by x.ord returning id`;
-      return notify ? `with ins as (${ins}) select id, (select pg_notify('${channel}', $note::text))::text from ins` : ins;
+      if (!handoff) {
+        const ins = `insert into ${T} (${insertCols}) select ${insertValues}, 'queued' from ${INSERT_INPUT} order by x.ord returning id`;
+        return notify ? `with ins as (${ins}) select id, (select pg_notify('${channel}', $note::text))::text from ins` : ins;
+      }
+      return (
+        `with ${pickOffer}, ins as (insert into ${T} as n (${handCols}) select ${handValues} from ${INSERT_INPUT} left join o on x.ord = $hand::bigint ` +
+        `order by x.ord returning n.id, n.status, ${handReturning}), ${markOffer} ` +
+        `select id, (select pg_notify('${channel}', coalesce(${handNote('$rest::json')}, $note::text)))::text from ins`
+      );
     }
     // Ids are drawn first so every input row knows its id, inserted or not; a row
     // that lost to an existing coalesce id is joined to that job (when this
-    // statement's snapshot can see it).
+    // statement's snapshot can see it). A candidate that lost is not handed over.
     const input = `x as materialized (select nextval('${seq}') as id, * from ${INSERT_INPUT})`;
-    const n = notify ? `${notifyFrom('ins')} as n` : 'null::text as n';
+    const n = !notify
+      ? 'null::text as n'
+      : handoff
+        ? `(select pg_notify('${channel}', p) from (select coalesce(${handNote(announce('ins', `status = 'queued'`))}, ` +
+          `(select case when octet_length(a::text) < 7900 then a::text else '*' end from (select ${announce('ins', 'true')} as a) a where a is not null)) as p) pn where p is not null)::text as n`
+        : `${notifyFrom('ins')} as n`;
+    const ins = handoff
+      ? `${pickOffer}, ins as (insert into ${T} as n (id, ${handCols}) overriding system value select x.id, ${handValues} from x left join o on x.ord = $hand::bigint ` +
+        `on conflict (coalesce_id) where coalesce_id is not null do nothing returning n.id, n.queue_name, n.run_at, n.status, ${handReturning}), ${markOffer}`
+      : `ins as (insert into ${T} (id, ${insertCols}) overriding system value select x.id, ${insertValues}, 'queued' from x ` +
+        `on conflict (coalesce_id) where coalesce_id is not null do nothing returning id, queue_name, run_at)`;
     return (
-      `with ${input}, ins as (insert into ${T} (id, ${insertCols}) overriding system value select x.id, ${insertValues} from x ` +
-      `on conflict (coalesce_id) where coalesce_id is not null do nothing returning id, queue_name, run_at) ` +
+      `with ${input}, ${ins} ` +
       `select x.ord, x.id, ins.id is not null as inserted, ${n}, ${J} from x left join ins on ins.id = x.id ` +
       `left join ${T} j on ins.id is null and j.coalesce_id = x.c`
     );
   });
+
+  // Withdrawn offers report the job they were handed (if any), so a hand-off whose
+  // notification never arrived is still found. Purged: offers expired ten minutes ago
+  // whose owner never withdrew them (a process that died).
+  const offer = compile(
+    `with w as (delete from ${O} where id = any($withdraw::text[]) returning id, job_id), ` +
+      `p as (delete from ${O} where $purge::boolean and deadline < ${ts('$now::float8 - 600000')} and id <> all($withdraw::text[])), ` +
+      `i as (insert into ${O} (id, worker_id, queues, lease_ms, created_at, deadline) ` +
+      `select $id::text, $worker::text, $queues::text[], $lease::float8, ${now}, ${ts('$deadline::float8')} where $id::text is not null) ` +
+      `select id, job_id::text from w`,
+  );
 
   const release = memo(
     (notify: boolean) =>
@@ -209,6 +267,7 @@ export function buildStatements(schema: string, table: string, channel: string):
   return {
     table: T,
     insert,
+    offer,
     work,
     release,
     restart: memo(
