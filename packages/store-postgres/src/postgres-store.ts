@@ -570,6 +570,11 @@ export class PostgresStore extends BaseStore {
     const handed = next ? this.takeHanded(next) : [];
     if (next && handed.length === 0) item.next = next;
     const r = await this.workBatcher.push(item);
+    if (item.next && r.next.length === 0 && r.settled!.applied && outcome.status === 'queued' && outcome.delayMs <= 0) {
+      // The claim shared the settle's snapshot, so it could not see the job this settle
+      // just put back as due: claim again rather than report an empty queue.
+      return { applied: true, job: r.settled!.job, next: await this.claim(item.next) };
+    }
     return { applied: r.settled!.applied, job: r.settled!.job, next: handed.length > 0 ? handed : r.next };
   }
 
