@@ -6,7 +6,7 @@
 import { type ClaimRequest, defineJob, Worker } from '@jqjobs/core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore } from '../src/index.ts';
+import { getMigrations, PostgresStore } from '../src/index.ts';
 import { killAllChildren, spawnChild } from './children.ts';
 import { createTestDatabase, eventually, sleep, type TestDatabase } from './helpers.ts';
 
@@ -268,6 +268,27 @@ describe('PostgresStore hand-off', () => {
     await running;
     expect([...ran].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(await producer.count({ status: ['queued', 'running'] })).toBe(0);
+  });
+
+  it('a table not yet migrated to the offers table: enqueues and workers carry on without hand-offs', async () => {
+    const table = `h${++tableSeq}`;
+    for (const m of getMigrations({ table }).filter((m) => m.tag !== '0002_offers')) for (const st of m.statements) await admin.query(st);
+    const producer = new PostgresStore({ connectionString: db.url }, { table, logger: 'silent' });
+    const consumer = new PostgresStore({ connectionString: db.url }, { table, logger: 'silent' });
+    open.push(producer, consumer);
+    const ran: number[] = [];
+    const t = defineJob<{ i: number }>({ name: 'h-old', run: (p) => void ran.push(p.i) });
+    const worker = new Worker(consumer, { jobs: [t], wakeupEvery: 3600, enableJitter: false, logger: 'silent' });
+    const running = worker.start();
+    await listening(consumer);
+    await sleep(100);
+    for (let i = 0; i < 3; i++) {
+      await producer.enqueue(t, { i });
+      await producer.enqueue(t, { i: 10 + i }, { coalesceId: `c${i}` });
+    }
+    await eventually(() => ran.length === 6, 'every job to run (woken by NOTIFY)');
+    worker.stop();
+    await running;
   });
 
   it('with notify: false no offers are made; workers poll as before', async () => {
