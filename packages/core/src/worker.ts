@@ -378,11 +378,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
         slot.settling = true;
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
         slot.settling = false;
-        drained = wantNext && next.length === 0;
-        if (wantNext) {
-          if (drained) this.claimed--;
-          this.queueDrained = drained;
-        }
+        const empty = wantNext && next.length === 0;
+        if (empty) this.claimed--;
+        // Only a settle that made no job due says the queue is empty: a retry may be due
+        // at once, and a store may claim in the same statement that requeues it (PostgreSQL
+        // does), where the requeued row is not visible yet.
+        drained = empty && outcome.status !== 'queued';
+        if (wantNext) this.queueDrained = drained;
         if (slot.abandoned || this.stopping) {
           // A stop that arrived while the settle was in flight: the job it claimed
           // next was never started, so it goes back untouched.
