@@ -391,7 +391,8 @@ export class Autoscaler extends EventEmitter<AutoscalerEvents> {
     try {
       const all: QueueStats[] = await this.store.stats();
       if (!Array.isArray(all)) throw new TypeError('store.stats() did not return an array');
-      stats = new Map(all.map((s) => [s.queueName, { queued: s.counts.queued, running: s.counts.running, oldestQueuedAgeMs: s.oldestQueuedAgeMs }]));
+      // Jobs scheduled for later are not work to scale for: count due jobs where the store reports them.
+      stats = new Map(all.map((s) => [s.queueName, { queued: s.dueCount ?? s.counts.queued, running: s.counts.running, oldestQueuedAgeMs: s.oldestQueuedAgeMs }]));
     } catch (err) {
       statsError = message(err);
       this.logger.warn({ err }, 'store.stats() failed; no queue is scaled this tick');

@@ -109,6 +109,19 @@ describe('Autoscaler: a tick', () => {
     expect(logger.lines.find((l) => l.level === 'debug' && l.msg?.startsWith('WONT scale idle'))?.obj).toMatchObject({ queue: 'idle', reason: 'at-target' });
   });
 
+  it('jobs scheduled for later do not make it scale up; once they fall due, they do', async () => {
+    const clock = fakeClock();
+    const store = storeWith(clock);
+    for (let i = 0; i < 6; i++) await store.enqueue('work', { i }, { queueName: 'later', startAt: new Date(clock.now() + 3_600_000) });
+    const scaler = new NoopScaler();
+    const a = new Autoscaler(store, scaler, { queues: { later: { scalingAlgorithm: 'linear', maxConcurrency: 10 } }, clock, lease: null, logger: 'silent' });
+    expect((await a.scaleAllQueues())[0]).toMatchObject({ action: 'none', inputs: { queued: 0, pending: 0 } });
+    expect(scaler.calls).toEqual([]);
+    clock.advance(3_600_000);
+    expect((await a.scaleAllQueues())[0]).toMatchObject({ action: 'scale-up', to: 6, inputs: { queued: 6 } });
+    expect(scaler.calls).toEqual([{ queue: 'later', count: 6 }]);
+  });
+
   it('saves the history, so a scale-down really settles (the original never saved it)', async () => {
     const clock = fakeClock();
     const store = storeWith(clock);

@@ -227,7 +227,15 @@ export class MemoryStore extends BaseStore {
           break; // lanes are ordered by run time
         }
       }
-      out.push({ queueName, counts: { ...idx.counts }, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest) });
+      // What is left in the delayed heap after promotion is scheduled for later (stale entries aside).
+      let scheduled = 0;
+      for (const e of idx.delayed.values()) if (e.gen === e.row.gen && e.row.status === 'queued') scheduled++;
+      out.push({
+        queueName,
+        counts: { ...idx.counts },
+        dueCount: idx.counts.queued - scheduled,
+        oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      });
     }
     return out.sort((a, b) => (a.queueName < b.queueName ? -1 : a.queueName > b.queueName ? 1 : 0));
   }

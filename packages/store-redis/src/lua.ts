@@ -836,7 +836,8 @@ return n
 `;
 
 /**
- * stats. ARGV: now. Reply per queue: name, 5 counts (queued … failed), oldest due run time|nil.
+ * stats. ARGV: now. Reply per queue: name, 5 counts (queued … failed), oldest due run time|nil,
+ * queued jobs not due yet.
  * Forgets queues with no job at all.
  */
 const STATS = `
@@ -859,6 +860,8 @@ for _, q in ipairs(redis.call('ZRANGE', B .. ':queues', 0, -1)) do
     out[#out + 1] = q
     for code = QUEUED, FAILED do out[#out + 1] = counts[code] end
     if oldest then out[#out + 1] = fmt(oldest) else out[#out + 1] = false end
+    -- Delayed jobs not due yet (due ones are promoted lazily, so they count as due).
+    out[#out + 1] = redis.call('ZCOUNT', B .. ':d:' .. q, '(' .. ARGV[1], '+inf')
   end
 end
 return out

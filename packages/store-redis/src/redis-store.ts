@@ -429,13 +429,14 @@ export class RedisStore extends BaseStore {
     const now = this.ms();
     const reply = (await this.exec('stats', [now])) as (Buffer | number | null)[];
     const out: QueueStats[] = [];
-    for (let i = 0; i < reply.length; i += 7) {
+    for (let i = 0; i < reply.length; i += 8) {
       const counts = { unqueued: 0, queued: 0, running: 0, wait_async: 0, completed: 0, failed: 0 } as Record<JobStatus, number>;
       for (let c = 1; c <= 5; c++) counts[STATUS_BY_CODE[c]!] = Number(reply[i + c]);
       const oldest = reply[i + 6];
       out.push({
         queueName: String(reply[i]),
         counts,
+        dueCount: Math.max(0, counts.queued - Number(reply[i + 7])),
         oldestQueuedAgeMs: oldest === null || oldest === undefined ? null : Math.max(0, now - Number(String(oldest))),
       });
     }
