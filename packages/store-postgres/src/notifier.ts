@@ -17,6 +17,12 @@ interface Announcement {
   runAt: number;
 }
 
+/** Lets the caller of `wait` end that wait (cheaper than an AbortSignal, whose abort builds and dispatches an event). */
+export interface WaitHandle {
+  /** Ends the wait; set while it is in progress. */
+  wake: (() => void) | null;
+}
+
 const MAX_RECONNECT_MS = 5_000;
 /** How often the LISTEN connection is checked: a connection that silently died would otherwise only be noticed by TCP keepalive. */
 const LIVENESS_MS = 30_000;
@@ -71,7 +77,7 @@ export class Notifier {
    * notification after it means a job may have arrived after that claim looked,
    * so the wait returns at once instead of missing it.
    */
-  wait(queues: readonly string[] | null, timeoutMs: number, since: number | undefined, signal?: AbortSignal): Promise<void> {
+  wait(queues: readonly string[] | null, timeoutMs: number, since: number | undefined, signal?: AbortSignal, handle?: WaitHandle): Promise<void> {
     this.start();
     if (signal?.aborted || timeoutMs <= 0 || this.closed) return Promise.resolve();
     if (since !== undefined && this.lastFor(queues) > since) return Promise.resolve();
@@ -88,6 +94,7 @@ export class Notifier {
       const timer = setTimeout(waiter.resolve, timeoutMs);
       signal?.addEventListener('abort', waiter.resolve, { once: true });
       this.waiters.add(waiter);
+      if (handle) handle.wake = waiter.resolve;
     });
   }
 
