@@ -203,6 +203,10 @@ export class PostgresStore extends BaseStore {
           release: async (ids, seq) => {
             await this.query('release', this.sql.release(this.notify), { ids: [...ids], seqs: ids.map(() => seq) });
           },
+          // SKIP_LOCKED: when another process is vacuuming it, that is enough.
+          vacuum: async () => {
+            if (!this.ended) await this.pool.query(`vacuum (skip_locked) ${this.sql.offersTable}`);
+          },
         })
       : null;
     this.enqueueBatcher = new Batcher({ maxInFlight: 4, maxItems: maxBatch, run: (jobs) => this.insertBatch(jobs) });

@@ -69,6 +69,8 @@ export type ClaimMode = 'none' | 'all' | 'queues';
 
 export interface Statements {
   readonly table: string;
+  /** The offers table, quoted. */
+  readonly offersTable: string;
   /**
    * Inserts a batch. Without coalesce ids: one row (id) per job, ids ascending in input order.
    * With: one row per input (ord, id, inserted, notify, <existing job's columns when it coalesced>).
@@ -266,6 +268,7 @@ export function buildStatements(schema: string, table: string, channel: string):
 
   return {
     table: T,
+    offersTable: O,
     insert,
     offer,
     work,

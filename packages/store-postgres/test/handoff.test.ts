@@ -291,6 +291,19 @@ describe('PostgresStore hand-off', () => {
     await running;
   });
 
+  it('a store vacuums the offers table it churns, instead of waiting for autovacuum', { timeout: 60_000 }, async () => {
+    const { table, consumer, offers } = await pair();
+    await listening(consumer);
+    const req = request();
+    // 600 waits that time out at once: 600 offers registered and withdrawn.
+    for (let i = 0; i < 600; i++) await consumer.waitForWork(null, 1, undefined, req);
+    await eventually(async () => {
+      const r = await admin.query(`select vacuum_count::int as n from pg_stat_user_tables where relname = $1`, [`${table}_offers`]);
+      return (r.rows[0]?.n ?? 0) > 0;
+    }, 'a vacuum of the offers table');
+    await eventually(async () => (await offers()).length === 0, 'every offer withdrawn');
+  });
+
   it('with notify: false no offers are made; workers poll as before', async () => {
     const { producer, consumer, offers } = await pair({ notify: false });
     const ran: number[] = [];
