@@ -17,6 +17,7 @@ function fakeStore(pending: Record<string, number>) {
       return Object.entries(this.pending).map(([queueName, n]) => ({
         queueName,
         counts: { unqueued: 0, queued: n, running: 0, wait_async: 0, completed: 0, failed: 0 },
+        dueCount: n,
         oldestQueuedAgeMs: n > 0 ? 1_000 : null,
       }));
     },

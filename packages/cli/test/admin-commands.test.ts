@@ -149,18 +149,19 @@ describe.each([
 
   it('stats: counts per queue and status, with latency, as a table and as JSON', async () => {
     await t.store.enqueueMany([0, 1, 2].map((i) => ({ type: 'admin-cli-plain', payload: i, options: { queueName: 'email' } })));
+    await t.store.enqueue('admin-cli-plain', 3, { queueName: 'email', startAt: new Date(Date.now() + 3_600_000) });
     await failedJob(t.store);
     const r = await s('stats');
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^QUEUE\s+QUEUED\s+RUNNING\s+WAIT_ASYNC\s+FAILED\s+COMPLETED\s+UNQUEUED\s+TOTAL\s+LATENCY$/);
-    expect(lines[1]).toMatch(/^email\s+3\s+0\s+0\s+0\s+0\s+0\s+3\s+\d+s$/);
-    expect(lines[2]).toMatch(/^reports\s+0\s+0\s+0\s+1\s+0\s+0\s+1\s+—$/);
-    expect(lines[3]).toMatch(/^\(all\)\s+3\s+0\s+0\s+1\s+0\s+0\s+4\s+\d+s$/);
-    const json = JSON.parse((await s('stats', '--json')).stdout) as { queueName: string; counts: Record<string, number>; oldestQueuedAgeMs: number | null }[];
-    expect(json.map((q) => [q.queueName, q.counts.queued, q.counts.failed])).toEqual([
-      ['email', 3, 0],
-      ['reports', 0, 1],
+    expect(lines[0]).toMatch(/^QUEUE\s+QUEUED\s+DUE\s+RUNNING\s+WAIT_ASYNC\s+FAILED\s+COMPLETED\s+UNQUEUED\s+TOTAL\s+LATENCY$/);
+    expect(lines[1]).toMatch(/^email\s+4\s+3\s+0\s+0\s+0\s+0\s+0\s+4\s+\d+s$/);
+    expect(lines[2]).toMatch(/^reports\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+1\s+—$/);
+    expect(lines[3]).toMatch(/^\(all\)\s+4\s+3\s+0\s+0\s+1\s+0\s+0\s+5\s+\d+s$/);
+    const json = JSON.parse((await s('stats', '--json')).stdout) as { queueName: string; counts: Record<string, number>; dueCount: number; oldestQueuedAgeMs: number | null }[];
+    expect(json.map((q) => [q.queueName, q.counts.queued, q.dueCount, q.counts.failed])).toEqual([
+      ['email', 4, 3, 0],
+      ['reports', 0, 0, 1],
     ]);
     expect(json[0]?.oldestQueuedAgeMs).toBeGreaterThanOrEqual(0);
   });

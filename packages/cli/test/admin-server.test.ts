@@ -304,7 +304,7 @@ describe('throughput history', () => {
 
   it('sums stats over queues', () => {
     const counts = { unqueued: 1, queued: 2, running: 3, wait_async: 4, completed: 5, failed: 6 };
-    expect(summarize(7, [{ queueName: 'a', counts, oldestQueuedAgeMs: null }, { queueName: 'b', counts, oldestQueuedAgeMs: 5 }])).toEqual({ at: 7, pending: 20, finished: 22, queued: 4 });
+    expect(summarize(7, [{ queueName: 'a', counts, dueCount: 2, oldestQueuedAgeMs: null }, { queueName: 'b', counts, dueCount: 2, oldestQueuedAgeMs: 5 }])).toEqual({ at: 7, pending: 20, finished: 22, queued: 4 });
   });
 });
 

@@ -109,7 +109,7 @@ export interface QueueStats {
    * Queued jobs whose run time has come: what workers could start now. `counts.queued`
    * also holds jobs scheduled for later; this does not.
    */
-  dueCount?: number;
+  dueCount: number;
   /** Age in ms of the oldest queued job that is due (now minus its run time), null when none is due. */
   oldestQueuedAgeMs: number | null;
 }

@@ -465,10 +465,11 @@ export class PostgresStore extends BaseStore {
       const queueName = r[0] as string;
       let s = byQueue.get(queueName);
       if (!s) {
-        s = { queueName, counts: Object.fromEntries(ALL_STATUSES.map((st) => [st, 0])) as Record<JobStatus, number>, oldestQueuedAgeMs: null };
+        s = { queueName, counts: Object.fromEntries(ALL_STATUSES.map((st) => [st, 0])) as Record<JobStatus, number>, dueCount: 0, oldestQueuedAgeMs: null };
         byQueue.set(queueName, s);
       }
       s.counts[r[1] as JobStatus] = r[2] as number;
+      s.dueCount += r[4] as number;
       if (r[3] !== null) s.oldestQueuedAgeMs = Math.max(0, now - Math.round(r[3] as number));
     }
     return [...byQueue.values()];

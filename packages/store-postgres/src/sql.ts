@@ -338,7 +338,8 @@ export function buildStatements(schema: string, table: string, channel: string):
         `order by j.id limit $limit::bigint offset $offset::bigint`,
     ),
     stats: compile(
-      `select queue_name, status, count(*)::float8, min(${ms('run_at')}) filter (where status = 'queued' and run_at <= ${now}) ` +
+      `select queue_name, status, count(*)::float8, min(${ms('run_at')}) filter (where status = 'queued' and run_at <= ${now}), ` +
+        `(count(*) filter (where status = 'queued' and run_at <= ${now}))::float8 ` +
         `from ${T} group by queue_name, status order by queue_name, status`,
     ),
   };

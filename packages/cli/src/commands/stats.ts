@@ -11,6 +11,7 @@ export const statsCommand = defineCommand({
   summary: 'jobs per queue and status, with queue latency',
   usage: '--store <url> [--queue <name>] [--json]',
   details: [
+    'DUE counts the queued jobs whose run time has come (QUEUED also holds jobs scheduled for later).',
     'LATENCY is the age of the oldest queued job that is due: how long work waits for a worker.',
     'Completed jobs appear only when kept (deleteOnComplete: false).',
   ].join('\n'),
@@ -35,6 +36,8 @@ export const statsCommand = defineCommand({
         return 0;
       }
       const totals = new Map<JobStatus, number>();
+      // A store that does not report due jobs shows "—" there.
+      const due = (s: QueueStats) => s.dueCount ?? null;
       const rows = stats.map((s) => {
         let sum = 0;
         const counts = COLUMNS.map((c) => {
@@ -43,14 +46,15 @@ export const statsCommand = defineCommand({
           totals.set(c, (totals.get(c) ?? 0) + n);
           return String(n);
         });
-        return [s.queueName, ...counts, String(sum), formatAge(s.oldestQueuedAgeMs)];
+        return [s.queueName, counts[0]!, String(due(s) ?? '—'), ...counts.slice(1), String(sum), formatAge(s.oldestQueuedAgeMs)];
       });
       if (stats.length > 1) {
         const all = COLUMNS.map((c) => totals.get(c) ?? 0);
+        const allDue = stats.every((s) => due(s) !== null) ? String(stats.reduce((n, s) => n + due(s)!, 0)) : '—';
         const oldest = stats.reduce<number | null>((m, s) => (s.oldestQueuedAgeMs === null ? m : Math.max(m ?? 0, s.oldestQueuedAgeMs)), null);
-        rows.push(['(all)', ...all.map(String), String(all.reduce((a, b) => a + b, 0)), formatAge(oldest)]);
+        rows.push(['(all)', String(all[0]), allDue, ...all.slice(1).map(String), String(all.reduce((a, b) => a + b, 0)), formatAge(oldest)]);
       }
-      const headers = ['QUEUE', ...COLUMNS.map((c) => c.toUpperCase()), 'TOTAL', 'LATENCY'];
+      const headers = ['QUEUE', 'QUEUED', 'DUE', ...COLUMNS.slice(1).map((c) => c.toUpperCase()), 'TOTAL', 'LATENCY'];
       ctx.stdout.write(renderTable(headers, rows, new Set(headers.map((_, i) => i).filter((i) => i > 0))));
       return 0;
     });

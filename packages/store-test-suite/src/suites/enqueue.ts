@@ -171,12 +171,21 @@ export function enqueueTests<S extends Store>(options: StoreConformanceOptions<S
       const a = stats.find((s) => s.queueName === 'a');
       const b = stats.find((s) => s.queueName === 'b');
       expect(a?.counts).toEqual({ unqueued: 0, queued: 2, running: 0, wait_async: 0, completed: 0, failed: 0 });
+      expect(a?.dueCount).toBe(2);
       expect(a?.oldestQueuedAgeMs).toBe(1500);
       expect(b?.counts.queued).toBe(1);
+      // Scheduled for later: queued, but not due.
+      expect(b?.dueCount).toBe(0);
       expect(b?.oldestQueuedAgeMs).toBeNull();
+      // A scheduled job that is deleted, or restarted (due at once), stops counting as scheduled.
+      const gone = await store.enqueue(t, {}, { queueName: 'b', startAt: clock.now() + 30_000 });
+      const now = await store.enqueue(t, {}, { queueName: 'b', startAt: clock.now() + 30_000 });
+      await store.delete(gone.id);
+      await store.restart(now.id);
+      expect((await store.stats()).find((s) => s.queueName === 'b')).toMatchObject({ counts: { queued: 2 }, dueCount: 1 });
       clock.advance(60_000);
       const later = await store.stats();
-      expect(later.find((s) => s.queueName === 'b')?.oldestQueuedAgeMs).toBe(500);
+      expect(later.find((s) => s.queueName === 'b')).toMatchObject({ dueCount: 2, oldestQueuedAgeMs: 60_000 });
     });
 
     it('delete removes a job and runs its cleanup first', async () => {
