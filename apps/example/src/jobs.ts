@@ -58,7 +58,9 @@ export function createShopJobs(options: ShopJobsOptions) {
       // Simulated flaky dependency: the PDF renderer times out on each invoice's
       // first attempt, so every run shows a retry with backoff.
       if (ctx.job.attemptNumber === 1) throw new Error('PDF renderer timed out');
-      await abortableSleep(30, ctx.signal);
+      // Rendering is slow (0.7 s): long enough that the autoscaler, which counts due and
+      // running jobs, sees it at work and sizes the documents pool.
+      await abortableSleep(700, ctx.signal);
     },
   });
 
