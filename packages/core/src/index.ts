@@ -38,3 +38,4 @@ export { Worker, type WorkerOptions, type WorkerEvents, type StopReason } from '
 export { createLogger, silentLogger, resolveLogger, childLogger, type Logger, type LogLevel } from './logger.ts';
 export { normalizeStatusFilter, normalizePage, isCanonicalId } from './filters.ts';
 export { runWorkerProcess, WorkerExitCode, type WorkerProcessOptions } from './process.ts';
+export { HandoffStash } from './handoff-stash.ts';

@@ -17,7 +17,7 @@
  *   through its lease, like any job of a killed worker (hung-job detection).
  */
 import { randomBytes } from 'node:crypto';
-import type { ClaimRequest, Logger } from '@jqjobs/core';
+import { type ClaimRequest, HandoffStash, type Logger } from '@jqjobs/core';
 import type { Notifier, WaitHandle } from './notifier.ts';
 import { type JobRow, rowToJob } from './rows.ts';
 import { JOB_COLUMN_COUNT } from './sql.ts';
@@ -79,7 +79,7 @@ export class Handoff {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private failures = 0;
-  private stash: { row: JobRow; at: number }[] = [];
+  private readonly stash = new HandoffStash<JobRow>((row) => row.job.queueName);
   private readonly sweep: NodeJS.Timeout;
   private readonly work = new Set<Promise<void>>();
   private lastPurge = 0;
@@ -105,21 +105,12 @@ export class Handoff {
 
   /** True when a stashed job matches `queues`. */
   has(queues: readonly string[] | null): boolean {
-    return this.stash.some((s) => queues === null || queues.includes(s.row.job.queueName));
+    return this.stash.has(queues);
   }
 
   /** Takes up to `limit` stashed jobs for `queues`, oldest first. */
   take(queues: readonly string[] | null, limit: number): JobRow[] {
-    if (this.stash.length === 0) return [];
-    const out: JobRow[] = [];
-    this.stash = this.stash.filter((s) => {
-      if (out.length < limit && (queues === null || queues.includes(s.row.job.queueName))) {
-        out.push(s.row);
-        return false;
-      }
-      return true;
-    });
-    return out;
+    return this.stash.take(queues, limit);
   }
 
   /**
@@ -177,8 +168,8 @@ export class Handoff {
     await this.flushing;
     await this.flush();
     await Promise.all([...this.work]);
-    const left = this.stash.splice(0);
-    if (left.length > 0) await this.giveBack(left.map((s) => s.row));
+    const left = this.stash.takeAll();
+    if (left.length > 0) await this.giveBack(left);
   }
 
   private onHandoff(h: unknown[]): void {
@@ -228,19 +219,15 @@ export class Handoff {
       void this.giveBack([row]);
       return;
     }
-    this.stash.push({ row, at: Date.now() });
+    this.stash.push(row);
     if (entry?.wake) entry.wake();
     // The wait it was meant for is over: wake another one that can take it.
     else this.deps.notifier.announceLocal([{ queue: row.job.queueName, count: 1, runAt: 0 }]);
   }
 
   private sweepStash(): void {
-    if (this.stash.length === 0) return;
-    const old = Date.now() - STASH_MAX_AGE_MS;
-    const stale = this.stash.filter((s) => s.at <= old);
-    if (stale.length === 0) return;
-    this.stash = this.stash.filter((s) => s.at > old);
-    void this.giveBack(stale.map((s) => s.row));
+    const stale = this.stash.takeStale(Date.now() - STASH_MAX_AGE_MS);
+    if (stale.length > 0) void this.giveBack(stale);
   }
 
   private async giveBack(rows: JobRow[]): Promise<void> {

@@ -7,6 +7,7 @@ import {
   type ClaimRequest,
   type ClaimedJob,
   type EnqueuedJob,
+  HandoffStash,
   InvalidArgumentError,
   isCanonicalId,
   newJobRecord,
@@ -161,7 +162,7 @@ export class RedisStore extends BaseStore {
   private readonly inflight = new Set<Inflight>();
   private workQueue: WorkOp[] = [];
   /** Jobs claimed for this store's idle workers by another call's script, until a claim takes them. */
-  private stash: { cj: ClaimedJob; at: number }[] = [];
+  private readonly stash = new HandoffStash<ClaimedJob>((cj) => cj.job.queueName);
   private readonly stashSweep: NodeJS.Timeout;
   private watchdog: NodeJS.Timeout | undefined;
   /** The latest claim request per queue set: an idle worker's offer claims with it. */
@@ -481,7 +482,7 @@ export class RedisStore extends BaseStore {
     clearInterval(this.stashSweep);
     clearInterval(this.watchdog);
     await this.waiter.close();
-    if (this.stash.length > 0) await this.releaseStash(this.stash.splice(0)).catch(() => undefined);
+    if (this.stash.size > 0) await this.releaseStash(this.stash.takeAll()).catch(() => undefined);
     this.closed = true;
     this.openClaims.clear();
     if (this.ownsClient) {
@@ -514,8 +515,8 @@ export class RedisStore extends BaseStore {
     this.assertOpen();
     validateClaimRequest(request);
     this.lastRequests.set(queuesKey(request.queues), request);
-    if (this.stash.length > 0) {
-      const handed = this.takeStash(request.queues, request.limit);
+    if (this.stash.size > 0) {
+      const handed = this.stash.take(request.queues, request.limit);
       if (handed.length > 0) {
         this.reportClaimed(handed);
         return handed;
@@ -615,7 +616,7 @@ export class RedisStore extends BaseStore {
   override async waitForWork(queues: readonly string[] | null, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed) return;
     // A job handed to an earlier wait is waiting here: the worker should claim now.
-    if (this.stash.some((s) => queues === null || queues.includes(s.cj.job.queueName))) return;
+    if (this.stash.has(queues)) return;
     try {
       await this.waiter.wait(queues === null ? null : dedupe(queues), timeoutMs, signal);
     } catch (err) {
@@ -735,34 +736,19 @@ export class RedisStore extends BaseStore {
     const b = message.indexOf(0x7c, a + 1);
     if (a < 0 || b < 0) return;
     const [cj] = this.claimed([message.subarray(2, a), message.subarray(a + 1, b), message.subarray(b + 1)], 0, 1);
-    if (cj) this.stash.push({ cj, at: Date.now() });
-  }
-
-  private takeStash(queues: readonly string[] | null, limit: number): ClaimedJob[] {
-    const out: ClaimedJob[] = [];
-    this.stash = this.stash.filter((s) => {
-      if (out.length < limit && (queues === null || queues.includes(s.cj.job.queueName))) {
-        out.push(s.cj);
-        return false;
-      }
-      return true;
-    });
-    return out;
+    if (cj) this.stash.push(cj);
   }
 
   /** Jobs handed to a wait whose worker did not claim them soon (it stopped, say) go back to the queue. */
   private sweepStash(): void {
-    if (this.stash.length === 0) return;
-    const old = Date.now() - STASH_MAX_AGE_MS;
-    const stale = this.stash.filter((s) => s.at <= old);
+    const stale = this.stash.takeStale(Date.now() - STASH_MAX_AGE_MS);
     if (stale.length === 0) return;
-    this.stash = this.stash.filter((s) => s.at > old);
     this.releaseStash(stale).catch((err: unknown) => this.logger.debug({ err }, 'could not hand back unclaimed jobs; hung-job detection will'));
   }
 
-  private async releaseStash(items: { cj: ClaimedJob }[]): Promise<void> {
+  private async releaseStash(items: ClaimedJob[]): Promise<void> {
     const args: Arg[] = [this.ms(), items.length];
-    for (const { cj } of items) {
+    for (const cj of items) {
       args.push(cj.claim.jobId, cj.claim.token);
       this.openClaims.delete(cj.claim.token);
     }
