@@ -188,6 +188,9 @@ export interface Store {
    * then earliest run time, then enqueue order (ascending id) — and marks them
    * `running`: attempt + 1, `startedAt` now, `endedAt` and `errorMessage` cleared,
    * lease until now + `leaseMs`. Exclusive across all callers and processes.
+   * Returning fewer than `limit` tells the Worker that nothing else was claimable, so
+   * its free slots wait for work: a store that may return fewer for another reason
+   * (a cap on one statement, say) makes its next `waitForWork` return at once.
    */
   claim(request: ClaimRequest): Promise<ClaimedJob[]>;
 

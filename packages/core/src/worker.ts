@@ -297,7 +297,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         try {
           claimed = await this.store.claim(this.request(room));
           this.claimed -= room - claimed.length;
-          this.queueDrained = false;
+          // Fewer than asked: nothing else was claimable (the Store contract), so the
+          // free slots wait for work rather than ask again at once.
+          this.queueDrained = claimed.length < room;
           failures = 0;
         } catch (err) {
           this.claimed -= room;

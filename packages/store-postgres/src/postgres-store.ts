@@ -696,12 +696,14 @@ export class PostgresStore extends BaseStore {
     const settles: SettleInput[] = [];
     let request: ClaimRequest | undefined;
     let limit = 0;
+    let asked = 0;
     for (const item of items) {
       if (item.settle) settles.push(settleInput(item.settle.claim.jobId, item.settle.seq, item.settle.outcome));
       if (item.next) {
         request ??= item.next;
+        asked += item.next.limit;
         // "Up to limit": one statement claims at most maxBatchSize jobs.
-        limit = Math.min(limit + item.next.limit, this.maxBatch);
+        limit = Math.min(asked, this.maxBatch);
       }
     }
     const mode: ClaimMode = request === undefined ? 'none' : request.queues === null ? 'all' : 'queues';
@@ -731,6 +733,9 @@ export class PostgresStore extends BaseStore {
       }
     }
     claimed.sort((a, b) => b.row.job.priority - a.row.job.priority || a.runAt - b.runAt || compareIds(a.row.job.id, b.row.job.id));
+    // Capped below what was asked and filled: more may be due, though some callers get
+    // fewer than they asked for. Their next wait must not sleep on that.
+    if (request && asked > limit && claimed.length >= limit) this.claimMarks.set(queuesKey(request.queues), -1);
 
     // Settle results: built from what the claim returned; read back only what this store did not claim or did not apply.
     const outcomes: (SettleOutcome | null)[] = items.map(() => null);

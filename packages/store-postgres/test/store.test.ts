@@ -219,6 +219,32 @@ describe('PostgresStore big batches (COPY)', () => {
   });
 });
 
+describe('PostgresStore claims capped by maxBatchSize', () => {
+  it('a worker with more slots than one statement claims fills them all without waiting for a poll', async () => {
+    const store = await fresh({ maxBatchSize: 4 });
+    let running = 0;
+    let most = 0;
+    const t = defineJob<number>({
+      name: `capped-${tableSeq}`,
+      run: async () => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 150));
+        running--;
+      },
+    });
+    await store.enqueueMany(Array.from({ length: 24 }, (_, i) => ({ type: t, payload: i })));
+    // A claim for 12 comes back with 4 (the cap): fewer than asked, yet more are due.
+    // With a 60 s poll, only the store's "return at once" keeps the other slots from idling.
+    const w = new Worker(store, { jobs: [t], concurrency: 12, wakeupEvery: 60, enableJitter: false, logger: 'silent', exitIfNoJobs: true });
+    const started = Date.now();
+    await w.start();
+    expect(w.jobsProcessed).toBe(24);
+    expect(most).toBeGreaterThanOrEqual(10);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await store.close();
+  });
+});
+
 describe('PostgresStore statements', () => {
   it('claims walk the claim index in order (no sort), and hung-job detection reads only the active-jobs index', async () => {
     const store = await fresh();
