@@ -197,7 +197,9 @@ export interface Store {
   /**
    * Applies `outcome` if `claim` still owns the job (status `running`), else does
    * nothing (`applied: false`). When `next` is given, claims more work in the same
-   * round trip where the store can (otherwise it calls `claim`).
+   * round trip where the store can (otherwise it calls `claim`). That claim comes
+   * after the settle, so a job the settle put back as due now can be claimed, and, as
+   * for `claim`, returning fewer than `next.limit` means nothing else was claimable.
    */
   settle(claim: Claim, outcome: Outcome, next?: ClaimRequest): Promise<SettleResult>;
 

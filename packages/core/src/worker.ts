@@ -380,12 +380,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         slot.settling = true;
         const next = await this.settle(cj, outcome, wantNext ? this.request(1) : undefined);
         slot.settling = false;
-        const empty = wantNext && next.length === 0;
-        if (empty) this.claimed--;
-        // Only a settle that made no job due says the queue is empty: a retry may be due
-        // at once, and a store may claim in the same statement that requeues it (PostgreSQL
-        // does), where the requeued row is not visible yet.
-        drained = empty && outcome.status !== 'queued';
+        // An empty next means nothing was claimable, this settle's own retry included (the Store contract).
+        drained = wantNext && next.length === 0;
+        if (drained) this.claimed--;
         if (wantNext) this.queueDrained = drained;
         if (slot.abandoned || this.stopping) {
           // A stop that arrived while the settle was in flight: the job it claimed
@@ -571,8 +568,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Checks free heap; `force` skips the 50 ms cache. Stops the worker (reason `memory`) when short. */
-  /** Free heap check, at most every 50 ms. */
+  /** Checks free heap, at most every 50 ms. Stops the worker (reason `memory`) when short. */
   private memoryOk(): boolean {
     const now = Date.now();
     if (now - this.memoryCheckedAt < 50) return true;
