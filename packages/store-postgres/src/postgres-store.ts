@@ -28,6 +28,7 @@ import {
 } from '@jqjobs/core';
 import { Batcher } from './batcher.ts';
 import { copyable, copyFrom, copyTimestamp, encodeCopyRows } from './copy.ts';
+import { DedicatedConnection } from './dedicated.ts';
 import { wrapPgError } from './errors.ts';
 import { Handoff } from './handoff.ts';
 import { channelName, makeToken, parseJobId, parseToken, validateIdentifier, validateTableName } from './identifiers.ts';
@@ -42,7 +43,7 @@ export type PostgresConnection =
   | {
       /** A `postgres://` URL; the store creates (and on `close()` ends) its own `pg.Pool`. */
       connectionString: string;
-      /** Connections in the store's pool (one more is held for LISTEN when `notify` is on). @default 10 */
+      /** Connections in the store's pool (one more is held for single enqueues, and one for LISTEN when `notify` is on). @default 10 */
       poolSize?: number;
       /** Give up connecting after this long, with a `StoreConnectionError`. @default 10000 */
       connectionTimeoutMillis?: number;
@@ -124,6 +125,8 @@ export class PostgresStore extends BaseStore {
 
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
+  /** Single enqueues run here when it is free (see dedicated.ts); null on a user's pool. */
+  private readonly dedicated: DedicatedConnection | null = null;
   private readonly sql: Statements;
   private readonly notify: boolean;
   private readonly prepared: boolean;
@@ -160,7 +163,7 @@ export class PostgresStore extends BaseStore {
       if (!Number.isInteger(poolSize) || poolSize < 1) throw new InvalidArgumentError(`poolSize must be a positive integer, got ${String(poolSize)}`);
       this.pool = new pg.Pool({
         connectionString: connection.connectionString,
-        max: poolSize + (this.notify ? 1 : 0),
+        max: poolSize + 1 + (this.notify ? 1 : 0),
         connectionTimeoutMillis: connection.connectionTimeoutMillis ?? 10_000,
         query_timeout: connection.queryTimeoutMillis ?? 120_000,
         // Notice a peer that disappeared without a FIN (failover, network partition).
@@ -170,6 +173,8 @@ export class PostgresStore extends BaseStore {
       // An idle connection dropped by the server (restart, failover) must not crash the process.
       this.pool.on('error', (err) => this.logger.warn({ err }, 'idle PostgreSQL connection failed; the pool will reconnect'));
       this.ownsPool = true;
+      // Only on a pool of its own: holding one of a user's connections for good could starve the user's code.
+      this.dedicated = new DedicatedConnection(this.pool, this.logger);
     } else {
       throw new InvalidArgumentError('PostgresStore needs { connectionString } or { pool }');
     }
@@ -289,7 +294,8 @@ export class PostgresStore extends BaseStore {
         const rest = batch.length === 1 ? '[]' : notePayload(batch.filter((_, k) => k !== hand), now);
         values.rest = rest === '*' ? '"*"' : rest;
       }
-      const rows = await this.query('enqueue', this.sql.insert(false, this.notify, hand >= 0), values);
+      // Its rows are (id, notify result): text both, so it can run lean.
+      const rows = await this.query('enqueue', this.sql.insert(false, this.notify, hand >= 0), values, 'lean');
       const ids = rows.map((r) => r[0] as string);
       if (!isAscending(ids)) ids.sort(compareIds);
       for (let k = 0; k < batch.length; k++) out[indexes[k]!] = newJobRecord(ids[k]!, batch[k]!, now, false);
@@ -300,6 +306,7 @@ export class PostgresStore extends BaseStore {
       'enqueue',
       this.sql.insert(true, this.notify, hand >= 0),
       hand >= 0 ? { now, jobs: encodeNewJobs(batch), hand: hand + 1, hq: batch[hand]!.queueName } : { now, jobs: encodeNewJobs(batch) },
+      true,
     );
     rows.sort((a, b) => Number(a[0]) - Number(b[0]));
     const firstByCoalesce = new Map<string, { id: string; job: NewJob }>();
@@ -660,6 +667,7 @@ export class PostgresStore extends BaseStore {
       await this.handoff?.close();
       await this.notifier.close();
       this.ended = true;
+      this.dedicated?.close();
       if (this.ownsPool) await this.pool.end();
     })();
     return this.closing;
@@ -680,12 +688,18 @@ export class PostgresStore extends BaseStore {
     return this.prepared ? { name: sql.name, text: sql.text, values: params, rowMode: 'array' } : { text: sql.text, values: params, rowMode: 'array' };
   }
 
-  private async query(op: string, sql: Sql, values: Record<string, unknown>): Promise<unknown[][]> {
+  /**
+   * Runs one statement. `dedicated`: on the store's enqueue connection when it is
+   * free; `'lean'` also lets it skip pg's result handling (see lean-query.ts), for
+   * statements whose columns are all read as text.
+   */
+  private async query(op: string, sql: Sql, values: Record<string, unknown>, dedicated: boolean | 'lean' = false): Promise<unknown[][]> {
     // Statements already batched when close() began still run; nothing after the pool is gone.
     if (this.ended) throw new StoreClosedError();
     try {
-      const res = await this.pool.query<unknown[]>(this.statement(sql, values));
-      return res.rows;
+      const config = this.statement(sql, values);
+      const held = dedicated === false ? null : (this.dedicated?.query(config, dedicated === 'lean' && this.prepared) ?? null);
+      return held ? await held : (await this.pool.query<unknown[]>(config)).rows;
     } catch (err) {
       throw wrapPgError(err, op, this.sql.table);
     }
@@ -810,6 +824,12 @@ function isAscending(ids: readonly string[]): boolean {
 
 /** The NOTIFY payload for freshly inserted jobs: [[queue, count, earliest run time], …], or '*' past NOTIFY's size limit. */
 function notePayload(jobs: readonly NewJob[], now: number): string {
+  if (jobs.length === 1) {
+    // The common single enqueue, without the grouping.
+    const j = jobs[0]!;
+    const text = `[[${JSON.stringify(j.queueName)},1,${j.startAt === null ? now : j.startAt.getTime()}]]`;
+    return text.length < 2000 || Buffer.byteLength(text) < 7900 ? text : '*';
+  }
   const byQueue = new Map<string, [string, number, number]>();
   for (const j of jobs) {
     const runAt = j.startAt === null ? now : j.startAt.getTime();

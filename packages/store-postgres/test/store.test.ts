@@ -72,6 +72,47 @@ describe('PostgresStore construction', () => {
     expect(ownPool.ended).toBe(true);
   });
 
+  it('holds one connection for single enqueues on its own pool, none of a given pool, and survives losing it', async () => {
+    const table = `s${++tableSeq}`;
+    const given = await fresh({ table });
+    await given.enqueue('x', { i: 1 });
+    // A given pool gets every connection back after each statement.
+    expect(pool.idleCount).toBe(pool.totalCount);
+    await given.close();
+
+    const own = new PostgresStore({ connectionString: db.url, poolSize: 2 }, { table, logger: 'silent', notify: false });
+    const ownPool = (own as unknown as { pool: pg.Pool }).pool;
+    await own.enqueue('x', { i: 2 });
+    await own.enqueue('x', { i: 3 });
+    // The enqueue connection is held, beside the poolSize connections the pool may still open.
+    expect(ownPool.totalCount - ownPool.idleCount).toBe(1);
+    expect(ownPool.options.max).toBe(3);
+    const backend = async () =>
+      (await pool.query<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and query like '%insert into%"${table}"%' and pid <> pg_backend_pid()`)).rows.map((r) => r.pid);
+    const [first] = await backend();
+    expect(first).toBeTypeOf('number');
+    await pool.query('select pg_terminate_backend($1)', [first]);
+    // The dead connection is dropped (its error event, or the failure of the next statement on it); the enqueues after it use a new one.
+    const outcomes = await Promise.allSettled([1, 2, 3].map(async (i) => {
+      await new Promise((r) => setTimeout(r, 50 * i));
+      return own.enqueue('x', { i: 3 + i });
+    }));
+    for (const o of outcomes.slice(1)) expect(o.status).toBe('fulfilled');
+    if (outcomes[0]!.status === 'rejected') expect(outcomes[0]!.reason).toBeInstanceOf(StoreConnectionError);
+    const [second] = await backend();
+    expect(second).toBeTypeOf('number');
+    expect(second).not.toBe(first);
+    // Concurrent enqueues beyond the held connection go through the pool.
+    const many = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      await Promise.resolve();
+      return own.enqueue('x', { i: 100 + i });
+    }));
+    expect(new Set(many.map((j) => j.id)).size).toBe(20);
+    await own.close();
+    expect(ownPool.ended).toBe(true);
+    expect(ownPool.totalCount).toBe(0);
+  });
+
   it('before migrate(): a StoreError that says to migrate', async () => {
     const store = new PostgresStore({ pool }, { table: 'never_migrated', logger: 'silent' });
     const err = await store.count().catch((e: unknown) => e);
