@@ -193,8 +193,21 @@ async function main() {
       const worker = new Worker(workerStore, { jobs: [probe], concurrency: 1, enableJitter: false, wakeupEvery: 5, logger: 'silent' });
       const running = worker.start();
       await sleep(300);
+      // The floor, measured alternately with the store: a durable one-row INSERT with
+      // NOTIFY on a bare table, from the call to the LISTENing client's notification.
+      // Any PostgreSQL queue whose enqueue commits before a worker hears of it pays this.
+      const floorTable = 'jq_bench_floor';
+      await pool.query(`create table if not exists ${floorTable} (id bigserial primary key, payload json not null)`);
+      const floorClient = new pg.Client({ connectionString: db.url });
+      const floorListener = new pg.Client({ connectionString: db.url });
+      await Promise.all([floorClient.connect(), floorListener.connect()]);
+      let heard: ((t: number) => void) | null = null;
+      floorListener.on('notification', () => heard?.(performance.now()));
+      await floorListener.query('listen jq_bench_floor');
+      const floorText = `with i as (insert into ${floorTable} (payload) values ($1) returning id) select id, pg_notify('jq_bench_floor', id::text) from i`;
       const samples: number[] = [];
       const wake: number[] = [];
+      const floor: number[] = [];
       const n = Number(process.env.BENCH_PICKUPS ?? 300);
       for (let i = 0; i < n + 20; i++) {
         const started = new Promise<number>((r) => (pickupResolve = r));
@@ -202,22 +215,33 @@ async function main() {
         await store.enqueue(probe, { i });
         const committed = performance.now();
         const t1 = await started;
+        await sleep(10 + Math.random() * 10); // the worker is idle (waiting) again
+        const got = new Promise<number>((r) => (heard = r));
+        const f0 = performance.now();
+        await floorClient.query({ name: 'floor', text: floorText, values: [JSON.stringify({ i })] });
+        const f1 = await got;
         if (i >= 20) {
           // The first few warm connections and plans.
           samples.push(t1 - t0);
           wake.push(t1 - committed);
+          floor.push(f1 - f0);
         }
-        await sleep(10 + Math.random() * 10); // the worker is idle (waiting) again
+        await sleep(10 + Math.random() * 10);
       }
       worker.stop();
       await running;
       await workerStore.close();
+      await Promise.all([floorClient.end(), floorListener.end()]);
       report(
         `pickup latency, idle worker (enqueue call → run starts, ${n} jobs)`,
         `p50 ${fmt(pct(samples, 50), 2)} ms, p95 ${fmt(pct(samples, 95), 2)} ms, p99 ${fmt(pct(samples, 99), 2)} ms`,
         'p50 < 2 ms, p99 < 5 ms',
       );
       report('  of which after enqueue() resolved (NOTIFY → claim → run)', `p50 ${fmt(pct(wake, 50), 2)} ms, p95 ${fmt(pct(wake, 95), 2)} ms, p99 ${fmt(pct(wake, 99), 2)} ms`);
+      report(
+        '  floor, alternating with it: bare INSERT + NOTIFY → listener hears it',
+        `p50 ${fmt(pct(floor, 50), 2)} ms, p95 ${fmt(pct(floor, 95), 2)} ms, p99 ${fmt(pct(floor, 99), 2)} ms`,
+      );
     }
 
     if (want('claim')) {
