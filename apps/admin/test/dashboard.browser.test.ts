@@ -116,12 +116,19 @@ describe('admin dashboard in Chromium over PostgreSQL', () => {
     expect(await cell('reports', 'failed').textContent()).toBe('1');
     expect(await cell('payments', 'wait_async').textContent()).toBe('1');
     expect(await page.locator('tr[data-totals] td[data-col="total"]').textContent()).toBe('6');
+    expect(await page.locator('tr[data-queue="email"] td[data-col="due"]').textContent()).toBe('3');
     await page.screenshot({ path: artifactPath('02-overview.png'), fullPage: true });
 
     await store.enqueueMany([0, 1].map((i) => ({ type: 'admin-e2e-email', payload: { to: `late${i}@example.com` }, options: { queueName: 'email' } })));
+    // Queued but scheduled for tomorrow: counted as queued, not as due.
+    const tomorrow = await store.enqueue('admin-e2e-email', { to: 'tomorrow@example.com' }, { queueName: 'email', startAt: new Date(Date.now() + 86_400_000) });
     // The page polls /api/stats; wait for the new count (a hang guard, not a timing assertion).
-    await page.waitForFunction(() => document.querySelector('tr[data-queue="email"] td[data-status="queued"]')?.textContent === '5', undefined, { timeout: 20_000 });
-    expect(await page.locator('tr[data-totals] td[data-col="total"]').textContent()).toBe('8');
+    await page.waitForFunction(() => document.querySelector('tr[data-queue="email"] td[data-status="queued"]')?.textContent === '6', undefined, { timeout: 20_000 });
+    expect(await page.locator('tr[data-totals] td[data-col="total"]').textContent()).toBe('9');
+    expect(await page.locator('tr[data-queue="email"] td[data-col="due"]').textContent()).toBe('5');
+    // email's 5 and the xss queue's 1.
+    expect(await page.locator('tr[data-totals] td[data-col="due"]').textContent()).toBe('6');
+    await store.delete(tomorrow.id);
     expect(await page.locator('#chart').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
   });
 

@@ -74,17 +74,18 @@ document.addEventListener('submit', function (e) {
         var rows = Array.prototype.slice.call(document.querySelectorAll('tr[data-queue]'));
         var same = rows.length === data.queues.length && data.queues.every(function (q, i) { return rows[i].getAttribute('data-queue') === q.queueName; });
         if (!same) { window.location.reload(); return; }
-        var totals = {}; var all = 0;
+        var totals = {}; var all = 0; var due = 0;
         data.queues.forEach(function (q, i) {
           var sum = 0;
           rows[i].querySelectorAll('[data-status]').forEach(function (td) {
             var s = td.getAttribute('data-status'); var v = q.counts[s] || 0;
             totals[s] = (totals[s] || 0) + v; sum += v; put(td, v);
           });
-          all += sum; put(rows[i].querySelector('[data-col=total]'), sum); put(rows[i].querySelector('[data-col=age]'), age(q.oldestQueuedAgeMs));
+          var d = typeof q.dueCount === 'number' ? q.dueCount : (q.counts.queued || 0); due += d;
+          all += sum; put(rows[i].querySelector('[data-col=total]'), sum); put(rows[i].querySelector('[data-col=due]'), d); put(rows[i].querySelector('[data-col=age]'), age(q.oldestQueuedAgeMs));
         });
         var t = document.querySelector('tr[data-totals]');
-        if (t) { t.querySelectorAll('[data-status]').forEach(function (td) { put(td, totals[td.getAttribute('data-status')] || 0); }); put(t.querySelector('[data-col=total]'), all); }
+        if (t) { t.querySelectorAll('[data-status]').forEach(function (td) { put(td, totals[td.getAttribute('data-status')] || 0); }); put(t.querySelector('[data-col=total]'), all); put(t.querySelector('[data-col=due]'), due); }
         var img = document.getElementById('chart'); if (img) img.setAttribute('src', '/chart.svg?t=' + Date.now());
         if (note) note.textContent = 'updated ' + new Date().toLocaleTimeString();
       })
@@ -159,6 +160,7 @@ export function overviewPage(ctx: PageContext, stats: readonly QueueStats[], opt
   const queues = sortStats(stats);
   const totals: Record<string, number> = {};
   let all = 0;
+  let dueAll = 0;
   const rows = queues.map((q) => {
     let sum = 0;
     const cells = STATUS_COLUMNS.map((s) => {
@@ -168,14 +170,17 @@ export function overviewPage(ctx: PageContext, stats: readonly QueueStats[], opt
       return html`<td class="n" data-status="${s}"><a href="${listHref({ queue: q.queueName, status: s })}">${v}</a></td>`;
     });
     all += sum;
-    return html`<tr data-queue="${q.queueName}"><th scope="row"><a href="${listHref({ queue: q.queueName })}">${q.queueName}</a></th>${cells}<td class="n" data-col="total">${sum}</td><td class="n" data-col="age">${formatAge(q.oldestQueuedAgeMs)}</td></tr>`;
+    // A store written before dueCount existed: count every queued job as due.
+    const due = q.dueCount ?? q.counts.queued ?? 0;
+    dueAll += due;
+    return html`<tr data-queue="${q.queueName}"><th scope="row"><a href="${listHref({ queue: q.queueName })}">${q.queueName}</a></th>${cells}<td class="n" data-col="total">${sum}</td><td class="n" data-col="due">${due}</td><td class="n" data-col="age">${formatAge(q.oldestQueuedAgeMs)}</td></tr>`;
   });
   const hung = opts.done === 'detect-hung' && opts.hungRetried !== null ? html`Hung-job detection retried ${opts.hungRetried} job(s).` : undefined;
   const body = html`${flash(opts.done, hung)}
 <h1>Queues</h1>
-<table id="stats"><thead><tr><th>queue</th>${STATUS_COLUMNS.map((s) => html`<th class="n">${s}</th>`)}<th class="n">total</th><th class="n" title="Age of the oldest queued job that is due">oldest queued</th></tr></thead>
-<tbody>${rows.length ? rows : html`<tr><td colspan="${STATUS_COLUMNS.length + 3}" class="muted">No jobs in the store.</td></tr>`}</tbody>
-<tfoot><tr class="total" data-totals><th scope="row">all queues</th>${STATUS_COLUMNS.map((s) => html`<td class="n" data-status="${s}"><a href="${listHref({ status: s })}">${totals[s] ?? 0}</a></td>`)}<td class="n" data-col="total">${all}</td><td></td></tr></tfoot></table>
+<table id="stats"><thead><tr><th>queue</th>${STATUS_COLUMNS.map((s) => html`<th class="n">${s}</th>`)}<th class="n">total</th><th class="n" title="Queued jobs whose time has come (the rest are scheduled for later)">due</th><th class="n" title="Age of the oldest queued job that is due">oldest queued</th></tr></thead>
+<tbody>${rows.length ? rows : html`<tr><td colspan="${STATUS_COLUMNS.length + 4}" class="muted">No jobs in the store.</td></tr>`}</tbody>
+<tfoot><tr class="total" data-totals><th scope="row">all queues</th>${STATUS_COLUMNS.map((s) => html`<td class="n" data-status="${s}"><a href="${listHref({ status: s })}">${totals[s] ?? 0}</a></td>`)}<td class="n" data-col="total">${all}</td><td class="n" data-col="due">${dueAll}</td><td></td></tr></tfoot></table>
 <p class="muted"><span id="updated">live: refreshes every ${formatInterval(opts.refreshMs)}</span></p>
 <h2>Throughput, last hour</h2>
 <img id="chart" src="/chart.svg" width="640" height="180" alt="Jobs finished per minute over the last hour">
