@@ -237,6 +237,8 @@ describe('admin dashboard in Chromium over PostgreSQL', () => {
   }, 60_000);
 
   it('deletes a job from its page after confirmation', async () => {
+    // Leave the live overview first: a new queue in its next poll makes it reload itself, which would abort the navigation below.
+    await page.goto('about:blank');
     const job = await store.enqueue('admin-e2e-email', { to: 'gone@example.com' }, { queueName: 'email' });
     await page.goto(`${server.url}/jobs/${job.id}`);
     await Promise.all([page.waitForURL(/done=deleted/), page.click('button[value="delete"]')]);

@@ -2,6 +2,7 @@
  * Wake-ups for idle workers: one LISTEN connection per store, and in-process
  * waiters that a notification resolves — at most as many as it announces jobs.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '@jqjobs/core';
 import type pg from 'pg';
 
@@ -44,6 +45,12 @@ export class Notifier {
   onHandoff: ((h: unknown[]) => void) | null = null;
   /** Called when the LISTEN connection is (re)established. */
   onListening: (() => void) | null = null;
+  /**
+   * A session advisory lock key the LISTEN connection holds while it is up (a
+   * bigint, as text). Offers carry it, so an enqueue can tell an offer of a
+   * process that died (nobody holds the key any more) from a live one.
+   */
+  readonly lockKey: string = randomBytes(8).readBigInt64BE().toString();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -122,7 +129,8 @@ export class Notifier {
     this.client = null;
     if (client) {
       try {
-        await client.query(`unlisten ${this.channel}`);
+        // The connection goes back to the pool: it must not keep the key, or this store's offers would look alive.
+        await client.query(`unlisten ${this.channel}; select pg_advisory_unlock_all()`);
         client.release();
       } catch (err) {
         client.release(err instanceof Error ? err : new Error(String(err)));
@@ -154,7 +162,10 @@ export class Notifier {
         const c = client;
         c.on('error', (err) => this.onLost(c, err));
         c.on('end', () => this.onLost(c, new Error('LISTEN connection ended')));
-        await client.query(`listen ${this.channel}`);
+        // One round trip; the key is a number this process generated, so it can be written into the text.
+        const results = (await client.query(`listen ${this.channel}; select pg_try_advisory_lock(${this.lockKey}) as ok`)) as unknown as pg.QueryResult<{ ok: boolean }>[];
+        // Only another holder of the same random 64-bit key could refuse it; offers then count as alive, as before 0003.
+        if (results[1]?.rows[0]?.ok !== true) this.logger.warn({ lockKey: this.lockKey }, 'the offers lock key is held by another session');
         if (this.closed) {
           client.release();
           return;

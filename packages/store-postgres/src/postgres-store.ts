@@ -198,8 +198,9 @@ export class PostgresStore extends BaseStore {
               queues: offer?.queues ? [...new Set(offer.queues)] : null,
               lease: offer?.leaseMs ?? 0,
               deadline: offer?.deadline ?? 0,
+              lockKey: this.notifier.lockKey,
             }).catch((err: unknown) => {
-              if (isMissingOffersTable(err)) this.handoffOn = false;
+              if (isOffersSchemaBehind(err)) this.handoffOn = false;
               throw err;
             });
             return rows.map((r) => [r[0] as string, r[1] as string | null]);
@@ -276,10 +277,10 @@ export class PostgresStore extends BaseStore {
     try {
       return await this.insertStatement(jobs, batch, indexes, out, now, hand);
     } catch (err) {
-      if (hand < 0 || !isMissingOffersTable(err)) throw err;
+      if (hand < 0 || !isOffersSchemaBehind(err)) throw err;
       // Upgraded code on a table not migrated yet: enqueue without hand-offs until it is.
       this.handoffOn = false;
-      this.logger.warn({ err }, `the offers table is missing (run migrate()); enqueues do not hand jobs to idle workers meanwhile`);
+      this.logger.warn({ err }, `the offers table is missing or not migrated (run migrate()); enqueues do not hand jobs to idle workers meanwhile`);
       return this.insertStatement(jobs, batch, indexes, out, now, -1);
     }
   }
@@ -857,9 +858,11 @@ function handCandidate(jobs: readonly NewJob[], now: number): number {
   return best;
 }
 
-function isMissingOffersTable(err: unknown): boolean {
+/** The offers table is missing (before migration 0002) or lacks `lock_key` (before 0003). */
+function isOffersSchemaBehind(err: unknown): boolean {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  return cause?.code === '42P01' && typeof cause.message === 'string' && cause.message.includes('_offers');
+  if (typeof cause?.message !== 'string') return false;
+  return (cause.code === '42P01' && cause.message.includes('_offers')) || (cause.code === '42703' && cause.message.includes('lock_key'));
 }
 
 function compareIds(a: string, b: string): number {

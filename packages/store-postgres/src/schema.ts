@@ -94,6 +94,12 @@ export function createOffersTable<S extends string, T extends string>(schemaName
       deadline: ts('deadline').notNull(),
       /** The job handed over with this offer; null while the offer is open. */
       jobId: bigint('job_id', { mode: 'bigint' }),
+      /**
+       * A session advisory lock key the offering store's LISTEN connection holds:
+       * while nobody holds it, the offer's process is gone and enqueues skip the
+       * offer. Null (offers of stores from before 0003) counts as alive.
+       */
+      lockKey: bigint('lock_key', { mode: 'bigint' }),
     },
     // Enqueues take the oldest open offer.
     (t) => [index(`${tableName}_offers_idx`).on(t.createdAt.asc()).where(sql`job_id is null`)],

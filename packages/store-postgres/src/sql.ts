@@ -136,7 +136,11 @@ export function buildStatements(schema: string, table: string, channel: string):
   const O = `${quoteIdent(schema)}.${quoteIdent(`${table}_offers`)}`;
   const pickOffer =
     `o as materialized (select id, worker_id, lease_ms from ${O} where job_id is null and deadline > ${now} ` +
-    `and (queues is null or $hq::text = any(queues)) order by created_at limit 1 for update skip locked)`;
+    `and (queues is null or $hq::text = any(queues)) ` +
+    // A dead process's offer: nobody holds its key any more, so a shared try-lock gets it (until this
+    // transaction ends) and the offer is skipped. A live owner holds the key exclusively.
+    `and (lock_key is null or not pg_try_advisory_xact_lock_shared(lock_key)) ` +
+    `order by created_at limit 1 for update skip locked)`;
   // The handed row, as rowToJob reads it (ids as text), for the notification.
   const handRow = (a: string) =>
     `json_build_array(${jobColumns(a).replace(`${a}.id,`, `${a}.id::text,`)})`;
@@ -253,8 +257,8 @@ export function buildStatements(schema: string, table: string, channel: string):
   const offer = compile(
     `with w as (delete from ${O} where id = any($withdraw::text[]) returning id, job_id), ` +
       `p as (delete from ${O} where $purge::boolean and deadline < ${ts('$now::float8 - 600000')} and id <> all($withdraw::text[])), ` +
-      `i as (insert into ${O} (id, worker_id, queues, lease_ms, created_at, deadline) ` +
-      `select $id::text, $worker::text, $queues::text[], $lease::float8, ${now}, ${ts('$deadline::float8')} where $id::text is not null) ` +
+      `i as (insert into ${O} (id, worker_id, queues, lease_ms, created_at, deadline, lock_key) ` +
+      `select $id::text, $worker::text, $queues::text[], $lease::float8, ${now}, ${ts('$deadline::float8')}, $lockKey::bigint where $id::text is not null) ` +
       `select id, job_id::text from w`,
   );
 

@@ -270,9 +270,12 @@ describe('PostgresStore hand-off', () => {
     expect(await producer.count({ status: ['queued', 'running'] })).toBe(0);
   });
 
-  it('a table not yet migrated to the offers table: enqueues and workers carry on without hand-offs', async () => {
+  it.each([
+    ['0002', 'without the offers table'],
+    ['0003', 'with offers but no lock_key'],
+  ])('a table not yet migrated to %s (%s): enqueues and workers carry on without hand-offs', async (upTo) => {
     const table = `h${++tableSeq}`;
-    for (const m of getMigrations({ table }).filter((m) => m.tag !== '0002_offers')) for (const st of m.statements) await admin.query(st);
+    for (const m of getMigrations({ table }).filter((m) => m.tag < upTo)) for (const st of m.statements) await admin.query(st);
     const producer = new PostgresStore({ connectionString: db.url }, { table, logger: 'silent' });
     const consumer = new PostgresStore({ connectionString: db.url }, { table, logger: 'silent' });
     open.push(producer, consumer);
@@ -357,26 +360,36 @@ describe('PostgresStore hand-off across processes', () => {
     expect(await producer.count({ status: ['queued', 'running'] })).toBe(0);
   });
 
-  it('a worker process SIGKILLed while its offer is open: a job handed to it completes elsewhere after its lease', { timeout: 120_000 }, async () => {
-    const { table, producer, consumer, offers } = await pair();
+  it('a worker process SIGKILLed while its offer is open: enqueues skip its offer and hand jobs to a live worker', { timeout: 120_000 }, async () => {
+    const { table, producer, consumer, offers, row } = await pair();
+    // The child waits 60 s, so its offer stays within its deadline for the whole test.
     const child = spawnChild('serve', { url: db.url, table, heartbeatSeconds: 1 });
     await child.ready;
     await eventually(async () => (await offers()).length === 1, "the child's offer");
+    const lockHeld = async () =>
+      (await admin.query(`select not pg_try_advisory_xact_lock_shared(lock_key) as held from jqjobs."${table}_offers"`)).rows[0].held as boolean;
+    expect(await lockHeld()).toBe(true);
     child.proc.kill('SIGKILL');
     expect(await child.exited).toBeNull();
+    // Its sessions end with it (the server notices the closed socket), and with them the offer's lock.
+    await eventually(async () => !(await lockHeld()), "the dead worker's lock to go");
 
-    // A surviving worker here; the dead worker's offer is older, so the enqueue hands the job to it.
-    let attempt: number | null = null;
-    const t = defineJob<{ i: number }>({ name: 'mp-serve', run: (_p, ctx) => void (attempt = ctx.job.attemptNumber) });
-    const worker = new Worker(consumer, { jobs: [t], enableJitter: false, wakeupEvery: 1, heartbeatSeconds: 1, detectHungJobsEvery: 0.2, logger: 'silent' });
+    // A surviving worker; the dead worker's offer is older, so without the lock check the enqueue would hand the job to it.
+    const ran: { id: string; attempt: number }[] = [];
+    const t = defineJob<{ i: number }>({ name: 'mp-serve', run: (_p, ctx) => void ran.push({ id: ctx.job.id, attempt: ctx.job.attemptNumber }) });
+    const worker = new Worker(consumer, { jobs: [t], enableJitter: false, wakeupEvery: 120, heartbeatSeconds: 1, detectHungJobsEvery: 0, logger: 'silent' });
     const running = worker.start();
-    await eventually(async () => (await offers()).length === 2, 'both offers');
+    await eventually(async () => (await offers()).filter((o) => o.job_id === null).length === 2, 'both offers');
     const job = await producer.enqueue(t, { i: 1 });
-    expect((await producer.get(job.id)).status).toBe('running');
-    await eventually(async () => (await producer.count()) === 0, 'the job to come back through its lease and complete', 60_000);
+    // Handed to the live worker inside the enqueue: running for it (not for the dead one), and run once, at once.
+    const r = await row(job.id);
+    expect(r === undefined || r.worker_id === worker.id).toBe(true);
+    await eventually(() => ran.length === 1, 'the job to run on the live worker', 10_000);
+    expect(ran).toEqual([{ id: job.id, attempt: 1 }]);
+    const dead = (await offers()).filter((o) => o.worker_id !== worker.id);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.job_id).toBeNull();
     worker.stop();
     await running;
-    // Handed to the dead worker (attempt 1), retried with mulligan by hung-job detection.
-    expect(attempt).toBe(2);
   });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "jqjobs"."jobs_offers" ADD COLUMN "lock_key" bigint;
