@@ -129,7 +129,9 @@ describe('PostgresStore hand-off', () => {
       { type: 'h-job', payload: { k: 'later' }, options: { priority: 9, startAt: new Date(Date.now() + 3_600_000) } },
     ]);
     await eventually(() => a.state.done, 'the hand-off to the oldest offer');
-    const statuses = await Promise.all(jobs.map(async (j) => (await row(j.id))!.status));
+    // One at a time: the admin client is a single connection.
+    const statuses: string[] = [];
+    for (const j of jobs) statuses.push((await row(j.id))!.status);
     expect(statuses).toEqual(['queued', 'running', 'queued']);
     expect((await consumer.claim(request('w-a')))[0]!.job.payload).toEqual({ k: 'high' });
     await eventually(() => plain.state.done && woken.done, 'the other waits to wake for the job left queued');
