@@ -51,12 +51,16 @@ class LeanQuery {
     this.callback = done;
   }
 
-  submit(connection: WireConnection): void {
+  /** pg calls this when the connection is free; an error returned here (nothing sent) fails this query and frees the connection. */
+  submit(connection: WireConnection): Error | undefined {
     connection.stream.cork?.();
     try {
       connection.bind({ portal: '', statement: this.statement, values: this.values });
       connection.execute({ portal: '', rows: 0 });
       connection.sync();
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
     } finally {
       connection.stream.uncork?.();
     }
