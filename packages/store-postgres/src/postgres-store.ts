@@ -464,8 +464,44 @@ export class PostgresStore extends BaseStore {
     return rows.map((r) => rowToJob(r).job);
   }
 
+  /**
+   * Per-queue counts: one grouped scan of the table (about 0.35 s at a million
+   * jobs here), so at most one runs per store at a time. A call made while one runs
+   * waits for the next scan, which all such calls share: a scan already running
+   * began before the call and could miss what the caller has just written.
+   */
   async stats(): Promise<QueueStats[]> {
     this.assertOpen();
+    let scan: Promise<QueueStats[]>;
+    if (!this.statsRunning) scan = this.startStatsScan();
+    else {
+      this.statsNext ??= this.statsRunning
+        .catch(() => undefined)
+        .then(() => {
+          this.statsNext = null;
+          return this.startStatsScan();
+        });
+      scan = this.statsNext;
+    }
+    const stats = await scan;
+    // Each caller gets its own copy: they are plain objects a caller may change.
+    return stats.map((q) => ({ ...q, counts: { ...q.counts } }));
+  }
+
+  private statsRunning: Promise<QueueStats[]> | null = null;
+  private statsNext: Promise<QueueStats[]> | null = null;
+
+  private startStatsScan(): Promise<QueueStats[]> {
+    const scan = this.readStats();
+    this.statsRunning = scan;
+    const done = () => {
+      if (this.statsRunning === scan) this.statsRunning = null;
+    };
+    scan.then(done, done);
+    return scan;
+  }
+
+  private async readStats(): Promise<QueueStats[]> {
     const now = this.now();
     const rows = await this.query('stats', this.sql.stats, { now });
     const byQueue = new Map<string, QueueStats>();

@@ -287,6 +287,44 @@ describe('PostgresStore claims capped by maxBatchSize', () => {
 });
 
 describe('PostgresStore statements', () => {
+  it('stats(): one scan at a time, shared by the calls made during it, and a call after a write sees the write', { timeout: 60_000 }, async () => {
+    const counting = new pg.Pool({ connectionString: db.url, max: 4 });
+    counting.on('error', () => {});
+    let scans = 0;
+    const query = counting.query.bind(counting) as (config: unknown) => Promise<unknown>;
+    (counting as unknown as { query: (config: unknown) => Promise<unknown> }).query = (config) => {
+      if (JSON.stringify(config).includes('group by queue_name, status')) scans++;
+      return query(config);
+    };
+    const store = new PostgresStore({ pool: counting }, { table: `s${++tableSeq}`, logger: 'silent' });
+    await store.migrate();
+    // Enough rows that a scan takes far longer than an enqueue.
+    await counting.query(
+      `insert into jqjobs."${store.table}" (type, queue_name, priority, payload, max_attempts, delete_on_complete, created_at, start_at, run_at, status) ` +
+        `select 't', 'bulk', 0, '{}', 3, true, now(), now(), now(), 'queued' from generate_series(1, 300000)`,
+    );
+    await counting.query(`analyze jqjobs."${store.table}"`);
+
+    const first = store.stats();
+    const later = Promise.all(Array.from({ length: 10 }, () => store.stats()));
+    const afterWrite = (async () => {
+      await store.enqueue('x', {}, { queueName: 'fresh' });
+      return store.stats();
+    })();
+    const [a, many, b] = await Promise.all([first, later, afterWrite]);
+    expect(a.find((q) => q.queueName === 'bulk')?.counts.queued).toBe(300_000);
+    for (const m of many) expect(m).toEqual(many[0]);
+    // Made after its enqueue resolved, while the first scan was still running: it waited for a newer one.
+    expect(b.find((q) => q.queueName === 'fresh')?.counts.queued).toBe(1);
+    // The first scan, then one shared by all eleven calls made while it ran.
+    expect(scans).toBe(2);
+    // Callers get copies.
+    many[0]![0]!.counts.queued = -1;
+    expect(many[1]![0]!.counts.queued).not.toBe(-1);
+    await store.close();
+    await counting.end();
+  });
+
   it('claims walk the claim index in order (no sort), and hung-job detection reads only the active-jobs index', async () => {
     const store = await fresh();
     const T = `"${store.schema}"."${store.table}"`;
