@@ -228,6 +228,12 @@ export function packRecord(fields: readonly RecordValue[]): Buffer {
       out[p++] = 0xd2;
       out.writeInt32BE(v, p);
       p += 4;
+    } else if (Number.isSafeInteger(v) && v > 0) {
+      // Timestamps (two per job) take this path: a uint64 in two 32-bit halves, no BigInt.
+      out[p++] = 0xcf;
+      out.writeUInt32BE(Math.floor(v / 0x100000000), p);
+      out.writeUInt32BE(v >>> 0, p + 4);
+      p += 8;
     } else if (Number.isSafeInteger(v)) {
       out[p++] = 0xd3;
       out.writeBigInt64BE(BigInt(v), p);

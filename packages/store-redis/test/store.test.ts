@@ -368,3 +368,19 @@ describe('connections', () => {
     expect(perJob).toEqual([]);
   });
 });
+
+describe('record encoding', () => {
+  it('integers of every size come back exactly, in our decoder and in the Lua scripts', async () => {
+    const { packRecord, unpack } = await import('../src/codec.ts');
+    const ints = [0, 1, 127, 128, -1, -32, -33, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), 2 ** 32 + 5, 1_764_490_000_123, 2 ** 53 - 1, -(2 ** 40), -(2 ** 53 - 1)];
+    const packed = packRecord(ints);
+    expect(unpack(packed)).toEqual(ints);
+    // Redis's cmsgpack reads the same numbers (tostring keeps every digit of these integers).
+    const fromLua = (await admin.eval(
+      'local t = cmsgpack.unpack(ARGV[1]) local out = {} for i, v in ipairs(t) do out[i] = string.format("%.0f", v) end return out',
+      0,
+      packed,
+    )) as string[];
+    expect(fromLua.map(Number)).toEqual(ints);
+  });
+});
