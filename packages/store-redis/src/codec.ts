@@ -246,3 +246,44 @@ export function packRecord(fields: readonly RecordValue[]): Buffer {
   }
   return p === size ? out : out.subarray(0, p);
 }
+
+/**
+ * Packs byte strings (Buffers as they are, strings as UTF-8) as one msgpack array
+ * of str items, which `cmsgpack.unpack` turns into a Lua table of strings, the same
+ * values the items would have as separate ARGV. A batch enqueue sends its jobs this
+ * way: ioredis spends far less encoding one big argument than thousands of small
+ * ones (about a sixth of a bulk enqueue's CPU went there).
+ */
+export function packStrings(items: readonly (Buffer | string)[]): Buffer {
+  let size = 5;
+  const lens: number[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    const len = typeof it === 'string' ? Buffer.byteLength(it, 'utf8') : it.length;
+    lens[i] = len;
+    size += len + (len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5);
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0xdd;
+  out.writeUInt32BE(items.length, 1);
+  let p = 5;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    const len = lens[i]!;
+    if (len < 32) out[p++] = 0xa0 | len;
+    else if (len < 256) {
+      out[p++] = 0xd9;
+      out[p++] = len;
+    } else if (len < 65536) {
+      out[p++] = 0xda;
+      out.writeUInt16BE(len, p);
+      p += 2;
+    } else {
+      out[p++] = 0xdb;
+      out.writeUInt32BE(len, p);
+      p += 4;
+    }
+    p += typeof it === 'string' ? out.write(it, p, 'utf8') : it.copy(out, p);
+  }
+  return out;
+}

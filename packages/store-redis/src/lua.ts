@@ -471,16 +471,20 @@ end
 
 /**
  * insertJobs. ARGV: now, n, then 5 per job: record (packed by the caller, see codec.ts),
- * queue, priority, startAt|'' (now), coalesceId|''.
+ * queue, priority, startAt|'' (now), coalesceId|''. With n > 1 the 5n job fields come
+ * instead as one msgpack array of strings in ARGV[3] (codec.ts packStrings).
  * Reply per job: kind ('n' new / 'e' existing / 'b' same as batch item), id or item index, record for 'e'.
  */
 const ENQUEUE = `
 local n = tonumber(ARGV[2])
+-- Field f of job i is V[at + 5 * (i - 1) + f].
+local V, at = ARGV, 2
+if n > 1 then V, at = cmsgpack.unpack(ARGV[3]), 0 end
 local out = {}
 local fresh = {}
 local seen = nil
 for i = 1, n do
-  local cid = ARGV[5 * i + 2]
+  local cid = V[at + 5 * i]
   if cid == '' then
     fresh[#fresh + 1] = i
   else
@@ -502,13 +506,13 @@ end
 if #fresh > 0 then
   local first = redis.call('INCRBY', B .. ':id', #fresh) - #fresh + 1
   for k, i in ipairs(fresh) do
-    local a = 2 + (i - 1) * 5
+    local a = at + (i - 1) * 5
     local idn = first + k - 1
     local id = fmt(idn)
-    local q, ps = ARGV[a + 2], ARGV[a + 3]
+    local q, ps = V[a + 2], V[a + 3]
     local runAt = NOW
-    if ARGV[a + 4] ~= '' then runAt = tonumber(ARGV[a + 4]) end
-    if ARGV[a + 5] ~= '' then redis.call('HSET', B .. ':co', ARGV[a + 5], id) end
+    if V[a + 4] ~= '' then runAt = tonumber(V[a + 4]) end
+    if V[a + 5] ~= '' then redis.call('HSET', B .. ':co', V[a + 5], id) end
     if idn % 100 == 0 or idn == 1 then
       local chunk = math.floor(idn / 100)
       redis.call('ZADD', B .. ':chunks', chunk, chunk)
@@ -517,10 +521,10 @@ if #fresh > 0 then
         if tonumber(c) < chunk and redis.call('EXISTS', B .. ':j:' .. c) == 0 then redis.call('ZREM', B .. ':chunks', c) end
       end
     end
-    if runAt <= NOW and n == 1 and handOff(id, q, ARGV[a + 1]) then
+    if runAt <= NOW and n == 1 and handOff(id, q, V[a + 1]) then
       -- Running already, for an idle worker.
     else
-      redis.call('HSET', ck(id), id, ARGV[a + 1])
+      redis.call('HSET', ck(id), id, V[a + 1])
       if runAt <= NOW then
         insertReady(id, q, tonumber(ps), runAt, ps)
         wake(q, 1)

@@ -29,7 +29,7 @@ import {
   type StoreCapabilities,
 } from '@jqjobs/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
-import { CODE_BY_STATUS, decodeJob, packRecord, STATUS_BY_CODE } from './codec.ts';
+import { CODE_BY_STATUS, decodeJob, packRecord, packStrings, STATUS_BY_CODE } from './codec.ts';
 import { ConnectionLostError, PayloadTooLargeError, wrapRedisError } from './errors.ts';
 import { type KeyLayout, keyLayout } from './keys.ts';
 import type { ScriptName } from './lua.ts';
@@ -305,6 +305,7 @@ export class RedisStore extends BaseStore {
     const now = this.ms();
     const jobs = ops.length === 1 ? ops[0]!.jobs : ops.flatMap((op) => op.jobs);
     const args: Arg[] = [now, jobs.length];
+    const fields: (Buffer | string)[] = [];
     for (const j of jobs) {
       const runAt = j.startAt ? j.startAt.getTime() : now;
       const record = packRecord([
@@ -326,8 +327,11 @@ export class RedisStore extends BaseStore {
         j.maxRuntimeSeconds ?? false,
         j.backoff === null ? false : JSON.stringify(j.backoff),
       ]);
-      args.push(record, j.queueName, j.priority, j.startAt ? runAt : '', j.coalesceId ?? '');
+      fields.push(record, j.queueName, String(j.priority), j.startAt ? String(runAt) : '', j.coalesceId ?? '');
     }
+    // One job: its fields as ARGV. More: as one packed argument (see packStrings).
+    if (jobs.length === 1) args.push(...fields);
+    else args.push(packStrings(fields));
     this.exec('enqueue', args).then(
       (value) => {
         let out: EnqueuedJob[];

@@ -279,6 +279,28 @@ describe('bad input', () => {
     expect((await store.stats()).map((s) => s.queueName).sort()).toEqual([...names].sort());
   });
 
+  it('a batch carries awkward names, ids, big payloads and in-batch coalescing exactly (its fields travel packed)', async () => {
+    const store = makeStore();
+    const names = ['a:b', '{tag}', 'q "quoted"', 'ünï✓ 🚀', ' spaced ', '\\back', 'x'.repeat(31), 'y'.repeat(32), 'ü'.repeat(140)];
+    // Payload sizes on each side of msgpack's string length encodings (31/32, 255/256, 65535/65536 bytes).
+    const sizes = [0, 20, 40, 250, 300, 70_000];
+    const items = names.flatMap((q, i) =>
+      sizes.map((size, k) => ({ type: `type ${q}`, payload: { q, pad: 'é'.repeat(size) }, options: { queueName: q, priority: k - 2, coalesceId: k === 5 ? `co ${q}` : null } })),
+    );
+    // The same coalesce id twice in one batch: the second joins the first.
+    items.push({ type: 'type a:b', payload: { q: 'dup', pad: '' }, options: { queueName: 'a:b', priority: 0, coalesceId: 'co a:b' } });
+    const jobs = await store.enqueueMany(items);
+    expect(jobs).toHaveLength(items.length);
+    expect(jobs.at(-1)!.coalesced).toBe(true);
+    expect(jobs.at(-1)!.id).toBe(jobs[5]!.id);
+    for (let i = 0; i < items.length - 1; i++) {
+      const got = await store.get(jobs[i]!.id);
+      expect(got).toMatchObject({ type: items[i]!.type, queueName: items[i]!.options.queueName, priority: items[i]!.options.priority, coalesceId: items[i]!.options.coalesceId });
+      expect(got.payload).toEqual(items[i]!.payload);
+    }
+    for (const q of names) expect(await store.count({ queueName: q })).toBe(sizes.length);
+  });
+
   it('refuses a payload over maxPayloadBytes with a clear error and stores nothing', async () => {
     const store = makeStore({ maxPayloadBytes: 100 });
     const ok = 'x'.repeat(98); // JSON adds two quotes: exactly 100 bytes.
