@@ -284,7 +284,7 @@ describe('bad input', () => {
     const names = ['a:b', '{tag}', 'q "quoted"', 'ünï✓ 🚀', ' spaced ', '\\back', 'x'.repeat(31), 'y'.repeat(32), 'ü'.repeat(140)];
     // Payload sizes on each side of msgpack's string length encodings (31/32, 255/256, 65535/65536 bytes).
     const sizes = [0, 20, 40, 250, 300, 70_000];
-    const items = names.flatMap((q, i) =>
+    const items = names.flatMap((q) =>
       sizes.map((size, k) => ({ type: `type ${q}`, payload: { q, pad: 'é'.repeat(size) }, options: { queueName: q, priority: k - 2, coalesceId: k === 5 ? `co ${q}` : null } })),
     );
     // The same coalesce id twice in one batch: the second joins the first.
