@@ -171,6 +171,29 @@ export function decodeJob(id: string, buf: Buffer): DecodedJob {
   return payloadError === undefined ? { record, token: strOrNull(f[17]) } : { record, payloadError, token: strOrNull(f[17]) };
 }
 
+/** Bytes of the msgpack str header for a string of `len` bytes. */
+function strHeaderSize(len: number): number {
+  return len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5;
+}
+
+/** Writes a msgpack str header at `p`; returns the position after it. */
+function writeStrHeader(out: Buffer, p: number, len: number): number {
+  if (len < 32) out[p++] = 0xa0 | len;
+  else if (len < 256) {
+    out[p++] = 0xd9;
+    out[p++] = len;
+  } else if (len < 65536) {
+    out[p++] = 0xda;
+    out.writeUInt16BE(len, p);
+    p += 2;
+  } else {
+    out[p++] = 0xdb;
+    out.writeUInt32BE(len, p);
+    p += 4;
+  }
+  return p;
+}
+
 /** What `packRecord` writes: the stored fields of a new job (positions as documented above). */
 export type RecordValue = string | number | boolean;
 
@@ -189,7 +212,7 @@ export function packRecord(fields: readonly RecordValue[]): Buffer {
     if (typeof v === 'string') {
       const b = Buffer.from(v, 'utf8');
       strs.push(b);
-      size += b.length + (b.length < 32 ? 1 : b.length < 256 ? 2 : b.length < 65536 ? 3 : 5);
+      size += strHeaderSize(b.length) + b.length;
     } else size += 9;
   }
   const out = Buffer.allocUnsafe(size);
@@ -205,20 +228,7 @@ export function packRecord(fields: readonly RecordValue[]): Buffer {
     const v = fields[i]!;
     if (typeof v === 'string') {
       const b = strs[s++]!;
-      const len = b.length;
-      if (len < 32) out[p++] = 0xa0 | len;
-      else if (len < 256) {
-        out[p++] = 0xd9;
-        out[p++] = len;
-      } else if (len < 65536) {
-        out[p++] = 0xda;
-        out.writeUInt16BE(len, p);
-        p += 2;
-      } else {
-        out[p++] = 0xdb;
-        out.writeUInt32BE(len, p);
-        p += 4;
-      }
+      p = writeStrHeader(out, p, b.length);
       p += b.copy(out, p);
     } else if (typeof v === 'boolean') {
       out[p++] = v ? 0xc3 : 0xc2;
@@ -261,7 +271,7 @@ export function packStrings(items: readonly (Buffer | string)[]): Buffer {
     const it = items[i]!;
     const len = typeof it === 'string' ? Buffer.byteLength(it, 'utf8') : it.length;
     lens[i] = len;
-    size += len + (len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5);
+    size += strHeaderSize(len) + len;
   }
   const out = Buffer.allocUnsafe(size);
   out[0] = 0xdd;
@@ -270,19 +280,7 @@ export function packStrings(items: readonly (Buffer | string)[]): Buffer {
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
     const len = lens[i]!;
-    if (len < 32) out[p++] = 0xa0 | len;
-    else if (len < 256) {
-      out[p++] = 0xd9;
-      out[p++] = len;
-    } else if (len < 65536) {
-      out[p++] = 0xda;
-      out.writeUInt16BE(len, p);
-      p += 2;
-    } else {
-      out[p++] = 0xdb;
-      out.writeUInt32BE(len, p);
-      p += 4;
-    }
+    p = writeStrHeader(out, p, len);
     p += typeof it === 'string' ? out.write(it, p, 'utf8') : it.copy(out, p);
   }
   return out;
